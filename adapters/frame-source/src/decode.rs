@@ -535,6 +535,15 @@ fn run_connection(
     let mut packet = Packet::empty();
     let mut consecutive_corrupt = 0u32;
     loop {
+        // In a seekable finite source, a due time past the end means no sample is left: the
+        // rest of the file need not be decoded.
+        if can_seek
+            && let (Some(due), Some(duration)) = (state.sampler.next_due(), state.source_duration)
+            && due >= duration - state.frame_interval / 2.0
+            && state.report.gap_seconds == 0.0
+        {
+            return ConnectionEnd::PolicyDone;
+        }
         if can_seek && let Some(target) = connection.seek_target(state, options) {
             connection.last_seek_target = Some(target);
             if let Some(origin) = state.origin {
@@ -647,7 +656,8 @@ impl Connection {
     fn seek_target(&self, state: &JobState, options: &JobOptions) -> Option<f64> {
         let due = state.sampler.next_due()?;
         let last = state.last_t?;
-        let worth_it = due - last >= options.seek_min_gap.as_secs_f64();
+        // Frame times are not exact multiples of the interval; a millisecond of slack.
+        let worth_it = due - last + 1e-3 >= options.seek_min_gap.as_secs_f64();
         let inside = state
             .source_duration
             .is_some_and(|duration| due < duration - state.frame_interval);
