@@ -399,3 +399,52 @@ fn dropping_a_stream_early_stops_the_job() {
     let report = stream.finish();
     assert!(report.frames_decoded < 250, "{report:?}");
 }
+
+#[test]
+fn live_stream_that_stops_is_reconnected_then_reported_unhealthy() {
+    // A live playlist (no ENDLIST) that never gains a segment: FFmpeg plays what is there, waits
+    // for more and gives up (EOF) or the job notices the stall; either way the job reconnects with
+    // backoff, keeps time moving forward across connections, and finally reports the stream as
+    // unhealthy, never as Ok.
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+                    #EXTINF:2.000000,\nseg_000.ts\n#EXTINF:2.000000,\nseg_001.ts\n#EXTINF:2.000000,\nseg_002.ts\n";
+    let mut files = HashMap::new();
+    files.insert("/live.m3u8".to_string(), playlist.as_bytes().to_vec());
+    let server =
+        LoopbackServer::start(Some(&shared().join("video/hls")), files, Fault::None).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.read_timeout = Duration::from_millis(1000);
+    limits.max_reconnects = 2;
+    let started = Instant::now();
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.reconnects, 2, "{report:?}");
+    assert!(
+        matches!(
+            report.health,
+            StreamHealth::Stalled | StreamHealth::EndedEarly
+        ),
+        "{report:?}"
+    );
+    assert!(report.error.is_some(), "{report:?}");
+    // Three connections of 6 s each, sampled once per second, with time always moving forward.
+    assert!(frames.len() >= 15, "{} frames: {report:?}", frames.len());
+    assert!(
+        frames.windows(2).all(|pair| pair[1].t > pair[0].t),
+        "{:?}",
+        frames.iter().map(|f| f.t).collect::<Vec<_>>()
+    );
+}
