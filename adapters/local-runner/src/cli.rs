@@ -1,13 +1,15 @@
 //! Command-line pieces shared by the `footfall` subcommands `count`, `users` and `run-schedule`
 //! (clap argument groups and their behaviour), independent of the detector.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use frame_source::SamplingPolicy;
+use frame_source::{JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth, UrlResolver};
 use results_store::{NewUser, Store, StoreError, User};
+
+use crate::job::{CountReport, JobError, PeopleCounter, run_count_job};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -17,6 +19,10 @@ pub enum CliError {
     Usage(String),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Source(#[from] frame_source::FrameSourceError),
 }
 
 /// Parses `500ms`, `10s`, `5m`, `1h`, `2d` or a bare number of seconds.
@@ -65,14 +71,290 @@ pub struct SamplingArgs {
 }
 
 impl SamplingArgs {
+    /// The policy asked for, or one frame per second.
     pub fn policy(&self) -> SamplingPolicy {
+        self.policy_or(SamplingPolicy::Every(Duration::from_secs(1)))
+    }
+
+    pub fn policy_or(&self, default: SamplingPolicy) -> SamplingPolicy {
         match (self.frames, self.window, self.every, self.every_nth) {
             (Some(frames), Some(window), _, _) => SamplingPolicy::Spread { frames, window },
             (_, _, Some(every), _) => SamplingPolicy::Every(every),
             (_, _, _, Some(k)) => SamplingPolicy::EveryNth(k),
-            _ => SamplingPolicy::Every(Duration::from_secs(1)),
+            _ => default,
         }
     }
+}
+
+/// Bounds on one job (`Limits`).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Give up opening the source after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub connect_timeout: Duration,
+    /// A stream with no data for this long is stalled.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub read_timeout: Duration,
+    /// Wall-clock limit of one job, reconnects included.
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub max_duration: Duration,
+    /// Reconnect attempts when a live stream drops.
+    #[arg(long, default_value_t = 3)]
+    pub max_reconnects: u32,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            max_job_duration: self.max_duration,
+            max_reconnects: self.max_reconnects,
+            ..Limits::default()
+        }
+    }
+}
+
+/// `footfall count` arguments other than the detector's (model, weights, backend, thresholds).
+#[derive(Debug, Clone, Args)]
+pub struct CountArgs {
+    /// File path, http(s) file, HLS playlist, rtsp:// URL, or a page URL (needs yt-dlp).
+    pub source: String,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Frames per detector batch.
+    #[arg(long, default_value_t = 8)]
+    pub batch: usize,
+    /// One JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the annotated frame with the highest count into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub annotate: Option<PathBuf>,
+}
+
+/// What `footfall count` produced.
+#[derive(Debug, Clone)]
+pub struct CountOutcome {
+    pub report: CountReport,
+    pub annotated: Option<PathBuf>,
+}
+
+impl CountOutcome {
+    /// Process exit status: 0 when the stream was healthy, 3 otherwise (the report is still printed).
+    pub fn exit_code(&self) -> i32 {
+        if self.report.health == StreamHealth::Ok {
+            0
+        } else {
+            3
+        }
+    }
+}
+
+/// Runs `footfall count`: one job, per-sample lines (or JSON), summary, annotated picture.
+/// A progress bar goes to stderr when it is a terminal and `--json` is off.
+pub fn run_count(
+    args: &CountArgs,
+    counter: &dyn PeopleCounter,
+    resolver: &dyn UrlResolver,
+    out: &mut dyn Write,
+) -> Result<CountOutcome, CliError> {
+    let spec = SourceSpec::parse(&args.source)?.resolve(resolver)?;
+    let options = JobOptions {
+        sampling: args.sampling.policy(),
+        limits: args.limits.limits(),
+        batch_size: args.batch.max(1),
+        ..JobOptions::default()
+    };
+    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = match options.sampling {
+            SamplingPolicy::Spread { frames, .. } => indicatif::ProgressBar::new(u64::from(frames)),
+            _ => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_message("opening source");
+        bar
+    });
+    let mut lines = Vec::new();
+    let report = run_count_job(spec, options, counter, &mut |samples| {
+        for sample in samples {
+            if !args.json {
+                lines.push(format!("t={:>8.2}s  people={}", sample.t, sample.people));
+            }
+            if let Some(bar) = &progress {
+                bar.inc(1);
+                bar.set_message(format!("t={:.1}s people={}", sample.t, sample.people));
+            }
+        }
+    })?;
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let annotated = match (&args.annotate, &report.busiest) {
+        (Some(dir), Some(busiest)) => {
+            let jpeg = counter
+                .annotated_jpeg(&busiest.image)
+                .map_err(|err| CliError::Job(JobError::Counter(err)))?;
+            std::fs::create_dir_all(dir)?;
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let path = dir.join(format!(
+                "footfall-{stamp}-t{:.2}s-{}p.jpg",
+                busiest.t, busiest.people
+            ));
+            std::fs::write(&path, jpeg)?;
+            Some(path)
+        }
+        _ => None,
+    };
+    if args.json {
+        serde_json::to_writer(&mut *out, &report.to_json(annotated.as_deref()))
+            .map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        for line in &lines {
+            writeln!(out, "{line}")?;
+        }
+        let show = |value: Option<usize>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
+        writeln!(
+            out,
+            "health={} frames={} max={} median={} p90={}",
+            report.health,
+            report.frames(),
+            show(report.max),
+            show(report.median),
+            show(report.p90)
+        )?;
+        if let Some(error) = &report.stream.error {
+            writeln!(out, "stream: {error}")?;
+        }
+        if let Some(path) = &annotated {
+            writeln!(out, "annotated: {}", path.display())?;
+        }
+    }
+    Ok(CountOutcome { report, annotated })
+}
+
+/// `footfall run-schedule` arguments other than the detector's.
+#[derive(Debug, Clone, Args)]
+pub struct RunScheduleArgs {
+    /// EventBridge schedule, UTC: `cron(0 * * * ? *)`, the six cron fields alone
+    /// (`0 0/1 * * ? *`), or `rate(1 hour)`.
+    #[arg(long, value_name = "EXPRESSION")]
+    pub cron: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Jobs running at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Delete annotated pictures older than this many days (0 keeps them).
+    #[arg(long, default_value_t = 30)]
+    pub retention_days: u32,
+    /// Minimum time between two alert emails for the same user.
+    #[arg(long, value_parser = parse_duration, default_value = "1h")]
+    pub cooldown: Duration,
+    /// SMTP server for alerts (smtp://host:port, smtp://user:pass@host:587?tls=required,
+    /// smtps://host:465). Without it, alerts are log lines.
+    #[arg(long, env = "FOOTFALL_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of alert emails.
+    #[arg(long, env = "FOOTFALL_SMTP_FROM", default_value = "footfall@localhost")]
+    pub smtp_from: String,
+    /// Run one tick now and exit (for tests and for an external scheduler such as cron).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Default sampling of scheduled jobs: 10 frames over 30 s, so an every-minute schedule never
+/// overlaps itself.
+pub const SCHEDULE_DEFAULT_SAMPLING: SamplingPolicy = SamplingPolicy::Spread {
+    frames: 10,
+    window: Duration::from_secs(30),
+};
+
+/// Runs `footfall run-schedule` until Ctrl-C (or one tick with `--once`).
+pub async fn run_schedule(
+    args: &RunScheduleArgs,
+    counter: std::sync::Arc<dyn PeopleCounter>,
+    resolver: std::sync::Arc<dyn UrlResolver>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use crate::alerts::{Alerter, SmtpSettings};
+    use crate::schedule::Schedule;
+    use crate::scheduler::{Scheduler, SchedulerConfig};
+
+    let schedule = Schedule::parse(&args.cron).map_err(|err| CliError::Usage(err.to_string()))?;
+    let smtp = args.smtp_url.as_ref().map(|url| SmtpSettings {
+        url: url.clone(),
+        from: args.smtp_from.clone(),
+    });
+    let alerter = Alerter::new(
+        smtp,
+        chrono::Duration::from_std(args.cooldown).unwrap_or(chrono::Duration::MAX),
+    )
+    .map_err(|err| CliError::Usage(err.to_string()))?;
+    if !alerter.smtp_configured() {
+        tracing::warn!(
+            "no SMTP server configured (--smtp-url / FOOTFALL_SMTP_URL): alerts will be log lines"
+        );
+    }
+    let store = args.store.connect().await?;
+    let config = SchedulerConfig {
+        data_dir: args.store.data_dir.clone(),
+        concurrency: args.concurrency.max(1),
+        image_retention_days: args.retention_days,
+        job_options: JobOptions {
+            sampling: args.sampling.policy_or(SCHEDULE_DEFAULT_SAMPLING),
+            limits: args.limits.limits(),
+            ..JobOptions::default()
+        },
+    };
+    let scheduler = Scheduler::new(store.clone(), counter, resolver, alerter, config);
+    let result = if args.once {
+        match scheduler.run_tick(chrono::Utc::now()).await {
+            Ok(summary) => {
+                for outcome in &summary.outcomes {
+                    let record = &outcome.record;
+                    let people = record
+                        .people_count
+                        .map_or_else(|| "-".to_string(), |n| n.to_string());
+                    writeln!(
+                        out,
+                        "{} {} health={} people={} frames={}{}",
+                        summary.run_id,
+                        record.user_id,
+                        record.health,
+                        people,
+                        record.frames,
+                        outcome
+                            .error
+                            .as_ref()
+                            .map(|e| format!(" error={e}"))
+                            .unwrap_or_default()
+                    )?;
+                }
+                Ok(())
+            }
+            Err(err) => Err(CliError::Usage(err.to_string())),
+        }
+    } else {
+        let shutdown = async {
+            // Without a signal handler the scheduler runs until killed, which is also fine.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        scheduler
+            .run(&schedule, &args.cron, shutdown)
+            .await
+            .map_err(|err| CliError::Usage(err.to_string()))
+    };
+    store.close().await;
+    result
 }
 
 /// Where data lives: the database and the data folder (results/, images/).

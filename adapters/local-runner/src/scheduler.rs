@@ -132,7 +132,8 @@ impl Scheduler {
                 }
                 Err(error) => tracing::error!(%error, %tick, "tick failed"),
             }
-            after = tick;
+            // A tick that overran the next one skips it rather than starting late ticks back to back.
+            after = Utc::now().max(tick);
         }
     }
 
