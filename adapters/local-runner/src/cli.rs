@@ -124,8 +124,9 @@ pub struct CountArgs {
     pub sampling: SamplingArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
-    /// Frames per detector batch.
-    #[arg(long, default_value_t = 8)]
+    /// Frames per batch handed to the counter; not a flag here because the detector's own
+    /// options (`--batch`) set it.
+    #[arg(skip = 8usize)]
     pub batch: usize,
     /// One JSON document on stdout instead of text.
     #[arg(long)]
