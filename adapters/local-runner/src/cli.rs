@@ -192,6 +192,18 @@ pub fn run_count(
     if let Some(bar) = &progress {
         bar.finish_and_clear();
     }
+    let stream = &report.stream;
+    tracing::info!(
+        health = %report.health,
+        frames = report.frames(),
+        frames_decoded = stream.frames_decoded,
+        elapsed_ms = stream.elapsed.as_millis() as u64,
+        decode_ms = stream.decode_time.as_millis() as u64,
+        rgb_ms = stream.convert_time.as_millis() as u64,
+        count_ms = report.count_time.as_millis() as u64,
+        wait_for_frames_ms = report.wait_time.as_millis() as u64,
+        "count job finished"
+    );
     let annotated = match (&args.annotate, &report.busiest) {
         (Some(dir), Some(busiest)) => {
             let jpeg = counter

@@ -52,6 +52,10 @@ pub struct CountReport {
     pub p90: Option<usize>,
     pub busiest: Option<BusiestFrame>,
     pub stream: JobReport,
+    /// Time spent in the counter (inference), and waiting for the decode thread's next batch.
+    /// Decode and inference overlap, so `stream.decode_time` is mostly hidden behind `count_time`.
+    pub count_time: std::time::Duration,
+    pub wait_time: std::time::Duration,
 }
 
 impl CountReport {
@@ -99,13 +103,23 @@ pub fn run_count_job(
     let mut stream = FrameStream::open(spec, options)?;
     let mut samples = Vec::new();
     let mut busiest: Option<BusiestFrame> = None;
-    while let Some(batch) = stream.next_batch() {
+    let mut count_time = std::time::Duration::ZERO;
+    let mut wait_time = std::time::Duration::ZERO;
+    loop {
+        let waited = std::time::Instant::now();
+        let Some(batch) = stream.next_batch() else {
+            wait_time += waited.elapsed();
+            break;
+        };
+        wait_time += waited.elapsed();
         let (times, images): (Vec<f64>, Vec<RgbImage>) = batch
             .into_iter()
             .map(|frame| (frame.t, frame.image))
             .unzip();
         // On a counter error the stream is dropped, which stops the decode thread.
+        let counting = std::time::Instant::now();
         let counts = counter.count(&images).map_err(JobError::Counter)?;
+        count_time += counting.elapsed();
         if counts.len() != images.len() {
             return Err(JobError::CountMismatch {
                 expected: images.len(),
@@ -132,6 +146,8 @@ pub fn run_count_job(
         samples,
         busiest,
         stream: report,
+        count_time,
+        wait_time,
     })
 }
 
