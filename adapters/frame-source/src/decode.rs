@@ -587,6 +587,11 @@ fn run_connection(
                 {
                     return end;
                 }
+                // Some demuxers (HLS waiting for a live playlist to grow) turn an interrupt
+                // into a plain end of file; the watchdog knows the real reason.
+                if let Some(trip) = watchdog.tripped() {
+                    return ConnectionEnd::Interrupted(trip);
+                }
                 return ConnectionEnd::Eof;
             }
             Err(FfError::InvalidData) => {

@@ -33,6 +33,9 @@ struct Shared {
     segments_served: AtomicUsize,
     requests: Mutex<Vec<String>>,
     shutdown: AtomicBool,
+    /// Serve `/live.m3u8` as an endless live playlist (see [`LoopbackServer::serve_live_hls`]).
+    live: bool,
+    started: std::time::Instant,
 }
 
 /// A running server; stops when dropped.
@@ -49,6 +52,22 @@ impl LoopbackServer {
         files: HashMap<String, Vec<u8>>,
         fault: Fault,
     ) -> io::Result<Self> {
+        Self::start_inner(root, files, fault, false)
+    }
+
+    /// Serves `root` (a folder with `seg_000.ts`..`seg_004.ts` of 2 s each) as an endless live HLS
+    /// stream at `/live.m3u8`: a 3-segment sliding window that gains a segment every 2 s of wall
+    /// time, cycling through the five segments (`/live_N.ts` is `seg_{N mod 5}.ts`).
+    pub fn serve_live_hls(root: &Path) -> io::Result<Self> {
+        Self::start_inner(Some(root), HashMap::new(), Fault::None, true)
+    }
+
+    fn start_inner(
+        root: Option<&Path>,
+        files: HashMap<String, Vec<u8>>,
+        fault: Fault,
+        live: bool,
+    ) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -59,6 +78,8 @@ impl LoopbackServer {
             segments_served: AtomicUsize::new(0),
             requests: Mutex::new(Vec::new()),
             shutdown: AtomicBool::new(false),
+            live,
+            started: std::time::Instant::now(),
         });
         let accept_shared = Arc::clone(&shared);
         let thread = std::thread::spawn(move || accept_loop(listener, accept_shared));
@@ -154,8 +175,13 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
     if shared.fault == Fault::NotFound {
         return respond_status(&mut out, "404 Not Found");
     }
-    let body = match shared.files.get(&path) {
-        Some(bytes) => Some(bytes.clone()),
+    let live_body = if shared.live {
+        live_resource(shared, &path)
+    } else {
+        None
+    };
+    let body = match live_body.or_else(|| shared.files.get(&path).cloned()) {
+        Some(bytes) => Some(bytes),
         None => shared.root.as_ref().and_then(|root| {
             let relative = path.trim_start_matches('/');
             // Test server: refuse anything that climbs out of the root.
@@ -228,6 +254,32 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
             out.flush()
         }
     }
+}
+
+/// The live playlist or a live segment, when `path` names one.
+fn live_resource(shared: &Shared, path: &str) -> Option<Vec<u8>> {
+    const SEGMENT_SECONDS: u64 = 2;
+    const WINDOW: u64 = 3;
+    const SEGMENTS_ON_DISK: u64 = 5;
+    if path == "/live.m3u8" {
+        // Start with a full window, as a live server that has been running for a while.
+        let newest = WINDOW - 1 + shared.started.elapsed().as_secs() / SEGMENT_SECONDS;
+        let first = newest + 1 - WINDOW;
+        let mut playlist = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:{SEGMENT_SECONDS}\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+        );
+        for n in first..=newest {
+            playlist.push_str(&format!("#EXTINF:{SEGMENT_SECONDS}.000000,\nlive_{n}.ts\n"));
+        }
+        return Some(playlist.into_bytes());
+    }
+    let n: u64 = path
+        .strip_prefix("/live_")?
+        .strip_suffix(".ts")?
+        .parse()
+        .ok()?;
+    let file = format!("seg_{:03}.ts", n % SEGMENTS_ON_DISK);
+    std::fs::read(shared.root.as_ref()?.join(file)).ok()
 }
 
 fn respond_status(out: &mut TcpStream, status: &str) -> io::Result<()> {

@@ -448,3 +448,33 @@ fn live_stream_that_stops_is_reconnected_then_reported_unhealthy() {
         frames.iter().map(|f| f.t).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn live_stream_sampled_until_the_job_limit_is_ok() {
+    let server = LoopbackServer::serve_live_hls(&shared().join("video/hls")).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.max_job_duration = Duration::from_secs(5);
+    limits.read_timeout = Duration::from_secs(4);
+    let started = Instant::now();
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(8),
+        "took {elapsed:?}"
+    );
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(report.error, None);
+    assert_eq!(report.reconnects, 0);
+    // The 6 s window arrives at once, then about one new second per second of wall time.
+    assert!(frames.len() >= 8, "{} frames: {report:?}", frames.len());
+    assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+}
