@@ -306,7 +306,12 @@ pub(crate) fn run_job(
                     }
                     _ => "the live stream ended".to_string(),
                 };
-                (StreamHealth::EndedEarly, FrameSourceError::Read(reason))
+                let error = FrameSourceError::Read(reason);
+                // Reopening a local file reads the same bytes again.
+                if spec.kind == SourceKind::File {
+                    break (StreamHealth::EndedEarly, Some(error));
+                }
+                (StreamHealth::EndedEarly, error)
             }
             ConnectionEnd::Interrupted(Trip::Stalled) => (
                 StreamHealth::Stalled,
