@@ -293,3 +293,36 @@ async fn alerts_without_smtp_are_logged_with_cooldown() {
         .is_err()
     );
 }
+
+#[tokio::test]
+async fn failed_delivery_does_not_start_the_cooldown() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let alerter = Alerter::new(
+        Some(SmtpSettings {
+            url: format!("smtp://127.0.0.1:{port}"),
+            from: "footfall@example.com".into(),
+        }),
+        chrono::Duration::minutes(5),
+    )
+    .unwrap();
+    let alert = local_runner::alerts::Alert {
+        user_id: "alice",
+        email: "alice@example.com",
+        people: 20,
+        threshold: 10,
+        taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap(),
+        source: "x",
+        jpeg: Some(&[0xFF, 0xD8, 0xFF, 0xD9]),
+    };
+    let first = alerter.consider(&alert).await.unwrap_err();
+    assert!(
+        first.to_string().contains("SMTP delivery failed"),
+        "{first}"
+    );
+    // Still not cooling down: the next tick tries again.
+    assert!(alerter.consider(&alert).await.is_err());
+}
