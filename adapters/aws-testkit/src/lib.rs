@@ -63,6 +63,14 @@ impl Moto {
             m.wait_ready().await;
             return m;
         }
+        Self::start_private().await
+    }
+
+    /// Always start a server of our own (even when `FOOTFALL_MOTO_URL` names a shared one). Use
+    /// it for Lambda functions: once moto holds a Lambda function, its `/moto-api/data.json`
+    /// answers 500 (it probes Docker), which would break SNS checks on a shared server.
+    pub async fn start_private() -> Moto {
+        let http = reqwest::Client::new();
         let port = free_port();
         let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
         let child = Command::new(bin)
