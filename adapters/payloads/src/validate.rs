@@ -41,7 +41,8 @@ impl Default for ValidationPolicy {
     }
 }
 
-/// `user_id`: 1..=64 characters from `[A-Za-z0-9_.-]`, not starting with `.` or `-`, no `..`.
+/// `user_id`: 1..=64 characters from `[A-Za-z0-9_.@-]` (the results store's charset), not
+/// starting with `.` or `-`, no `..`. It becomes an S3 key component and a CSV file name.
 pub fn user_id(field: &str, v: &str) -> Result<(), PayloadError> {
     let bad = |reason: &str| Err(PayloadError::invalid(field, reason));
     if v.is_empty() {
@@ -52,10 +53,10 @@ pub fn user_id(field: &str, v: &str) -> Result<(), PayloadError> {
     }
     if let Some(c) = v
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')))
     {
         return bad(&format!(
-            "character {c:?} not allowed (only A-Z a-z 0-9 _ - .)"
+            "character {c:?} not allowed (only A-Z a-z 0-9 _ - . @)"
         ));
     }
     if v.starts_with('.') || v.starts_with('-') {
@@ -306,7 +307,7 @@ mod tests {
 
     #[test]
     fn user_ids() {
-        for ok in ["user_1", "A-b.c_9", "x", &"a".repeat(64)] {
+        for ok in ["user_1", "A-b.c_9", "x", "alice@shop1", &"a".repeat(64)] {
             user_id("user_id", ok).unwrap();
         }
         for bad in [
