@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
   mesa-vulkan-drivers libvulkan1 libturbojpeg0-dev
   mariadb-server
 )
-PYTHON_PACKAGES=(numpy onnxruntime opencv-python-headless pillow "moto[server]" aiosmtpd cfn-lint)
+PYTHON_PACKAGES=(numpy onnxruntime opencv-python-headless pillow "moto[server]" aiosmtpd cfn-lint awscli ziglang)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -26,9 +26,13 @@ fi
 python3 - "${PYTHON_PACKAGES[@]}" <<'PY' || pip install -q "${PYTHON_PACKAGES[@]}"
 import importlib.util, sys
 mods = {"numpy": "numpy", "onnxruntime": "onnxruntime", "opencv-python-headless": "cv2",
-        "pillow": "PIL", "moto[server]": "moto", "aiosmtpd": "aiosmtpd", "cfn-lint": "cfnlint"}
+        "pillow": "PIL", "moto[server]": "moto", "aiosmtpd": "aiosmtpd", "cfn-lint": "cfnlint",
+        "awscli": "awscli", "ziglang": "ziglang"}
 sys.exit(1 if any(importlib.util.find_spec(mods[p]) is None for p in sys.argv[1:]) else 0)
 PY
+
+# cargo-lambda runs the Lambda binaries locally in the AWS end-to-end test (a PyPI wheel).
+command -v cargo-lambda >/dev/null || pip install -q cargo-lambda
 
 # MariaDB for the MySQL tests (root, empty password, on 127.0.0.1:3306).
 if ! mysqladmin -uroot -h127.0.0.1 ping >/dev/null 2>&1; then

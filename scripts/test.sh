@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of README.md: installs what is missing, runs every Rust test (release
 # profile only, so Burn is compiled once), then checks `footfall detect --json` against the
-# reference golden outputs with the reference tool, on the CPU and on wgpu.
+# reference golden outputs with the reference tool, on the CPU and on wgpu, lints the deployment
+# template and runs the AWS end-to-end flow against servers started on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,11 @@ fi
 scripts/setup.sh
 
 cargo build --release --workspace --all-targets
-cargo test --release --workspace -- --test-threads=1
+cargo test --release --workspace
+
+# Deployment template (cfn-lint) and the AWS flow end to end on loopback (moto, MariaDB, HLS).
+scripts/lint-deploy.sh
+scripts/e2e-aws.sh
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
