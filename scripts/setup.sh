@@ -8,7 +8,7 @@ DEBIAN_PACKAGES=(
   pkg-config clang libclang-dev
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavdevice-dev libavfilter-dev ffmpeg
-  mesa-vulkan-drivers libvulkan1
+  mesa-vulkan-drivers libvulkan1 libturbojpeg0-dev
   mariadb-server
 )
 PYTHON_PACKAGES=(numpy onnxruntime opencv-python-headless pillow "moto[server]" aiosmtpd cfn-lint)

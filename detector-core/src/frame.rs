@@ -29,6 +29,12 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, DetectorError>
     if reader.format().is_none() {
         return Err(fail("unrecognised image format".into()));
     }
+    #[cfg(feature = "libjpeg-turbo")]
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        if let Some(frame) = decode_jpeg_turbo(bytes, name)? {
+            return Ok(frame);
+        }
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -41,6 +47,47 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, DetectorError>
         image.apply_orientation(orientation);
     }
     Ok(image.to_rgb8())
+}
+
+/// Decodes a JPEG with libjpeg-turbo (accurate integer IDCT, fancy upsampling: OpenCV's
+/// `imread` settings), so that pixels, and therefore detections, match the reference exactly.
+/// Returns `None` for colour spaces it cannot turn into RGB (CMYK), left to the image crate.
+#[cfg(feature = "libjpeg-turbo")]
+fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, DetectorError> {
+    let fail = |reason: String| DetectorError::Image {
+        source_name: name.to_string(),
+        reason,
+    };
+    let header = turbojpeg::read_header(bytes).map_err(|e| fail(e.to_string()))?;
+    if matches!(header.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK) {
+        return Ok(None);
+    }
+    if header.width > MAX_SIDE as usize || header.height > MAX_SIDE as usize {
+        return Err(fail(format!(
+            "{}x{} pixels exceeds the limit of {MAX_SIDE} per side",
+            header.width, header.height
+        )));
+    }
+    let decoded = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB)
+        .map_err(|e| fail(e.to_string()))?;
+    let (w, h) = (decoded.width as u32, decoded.height as u32);
+    let mut pixels = decoded.pixels;
+    // Rows may be padded to the pitch; compact them.
+    if decoded.pitch != decoded.width * 3 {
+        pixels = pixels
+            .chunks_exact(decoded.pitch)
+            .flat_map(|row| row[..decoded.width * 3].to_vec())
+            .collect();
+    }
+    let frame = RgbImage::from_raw(w, h, pixels).ok_or_else(|| fail("decoded buffer has the wrong size".into()))?;
+    let orientation = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
+        .ok()
+        .and_then(|mut d| d.orientation().ok());
+    let mut image = DynamicImage::ImageRgb8(frame);
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(Some(image.into_rgb8()))
 }
 
 /// Reads and decodes an image file.

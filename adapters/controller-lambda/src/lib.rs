@@ -1,0 +1,497 @@
+//! The controller Lambda: validates the incoming event and starts one ECS task per user.
+//!
+//! [`handle`] is a plain async function (testable without Lambda); `main.rs` only wires it to
+//! `lambda_runtime`.
+//!
+//! Idempotency: every run has a run id (API Gateway request id, EventBridge event id, or the Lambda
+//! request id, which Lambda keeps across its own retries of an async invocation). Each
+//! (run id, user) pair gets a deterministic key; the task is started with
+//! `startedBy = "ffs-"/"ffa-" + key` (scheduled / ad-hoc) and `clientToken = key`, and before
+//! starting, ListTasks by that `startedBy` finds a task an earlier attempt already started.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, KeyValuePair,
+    LaunchType, NetworkConfiguration, TaskOverride,
+};
+use payloads::{ControllerEvent, PayloadError, Source, TaskPayload, UserConfig, ValidationPolicy};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Errors of the controller.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("bad payload: {0}")]
+    BadPayload(#[from] PayloadError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("could not list users: {0}")]
+    Users(String),
+    /// Some users' tasks could not be started. The report says which; retrying the invocation
+    /// (same run id) starts only the missing ones.
+    #[error("{} of {} tasks failed to start: {}", .0.failed.len(), .0.failed.len() + .0.started.len(), .0.failure_summary())]
+    PartialFailure(Box<RunReport>),
+}
+
+/// The controller's configuration (one typed struct, read from the environment by [`Self::from_env`]).
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// `ECS_CLUSTER`
+    pub cluster: String,
+    /// `TASK_DEFINITION_SCHEDULED`: task definition (family[:revision] or ARN) for EventBridge runs.
+    pub task_definition_scheduled: String,
+    /// `TASK_DEFINITION_ADHOC`: task definition for API Gateway runs.
+    pub task_definition_adhoc: String,
+    /// `TASK_CONTAINER_NAME`: the container that receives the payload override.
+    pub container_name: String,
+    /// `TASK_SUBNETS` (comma separated)
+    pub subnets: Vec<String>,
+    /// `TASK_SECURITY_GROUPS` (comma separated)
+    pub security_groups: Vec<String>,
+    /// `TASK_ASSIGN_PUBLIC_IP` (default false)
+    pub assign_public_ip: bool,
+    /// `TASK_LAUNCH_TYPE`: FARGATE (default) or EC2 (GPU capacity; Fargate has no GPUs).
+    pub launch_type: String,
+    /// `RUN_TASK_ATTEMPTS` (default 3): attempts per user when RunTask reports a failure.
+    pub run_task_attempts: u32,
+    /// `MAX_CONCURRENT_STARTS` (default 8)
+    pub max_concurrent_starts: usize,
+    /// `FOOTFALL_ALLOW_PRIVATE_STREAMS=true` accepts private/loopback stream hosts (tests only).
+    pub policy: ValidationPolicy,
+}
+
+impl ControllerConfig {
+    pub fn from_env() -> Result<Self, ControllerError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Build from any key lookup (the environment in production, a map in tests).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ControllerError> {
+        let req = |k: &str| {
+            get(k)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ControllerError::Config(format!("{k} is not set")))
+        };
+        let list = |k: &str| -> Result<Vec<String>, ControllerError> {
+            Ok(req(k)?
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect())
+        };
+        let flag = |k: &str| {
+            get(k)
+                .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+                .unwrap_or(false)
+        };
+        let num = |k: &str, d: u64| -> Result<u64, ControllerError> {
+            match get(k) {
+                None => Ok(d),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| ControllerError::Config(format!("{k} must be a number"))),
+            }
+        };
+        let launch_type = get("TASK_LAUNCH_TYPE").unwrap_or_else(|| "FARGATE".into());
+        if !matches!(launch_type.as_str(), "FARGATE" | "EC2") {
+            return Err(ControllerError::Config(
+                "TASK_LAUNCH_TYPE must be FARGATE or EC2".into(),
+            ));
+        }
+        Ok(Self {
+            cluster: req("ECS_CLUSTER")?,
+            task_definition_scheduled: req("TASK_DEFINITION_SCHEDULED")?,
+            task_definition_adhoc: req("TASK_DEFINITION_ADHOC")?,
+            container_name: req("TASK_CONTAINER_NAME")?,
+            subnets: list("TASK_SUBNETS")?,
+            security_groups: list("TASK_SECURITY_GROUPS")?,
+            assign_public_ip: flag("TASK_ASSIGN_PUBLIC_IP"),
+            launch_type,
+            run_task_attempts: num("RUN_TASK_ATTEMPTS", 3)?.clamp(1, 10) as u32,
+            max_concurrent_starts: num("MAX_CONCURRENT_STARTS", 8)?.clamp(1, 64) as usize,
+            policy: ValidationPolicy {
+                allow_private_hosts: flag("FOOTFALL_ALLOW_PRIVATE_STREAMS"),
+                ..ValidationPolicy::default()
+            },
+        })
+    }
+}
+
+/// Where a scheduled event without a user list gets its users: the `config` table
+/// (rows with `Monitoring_status` true), through the shared results store.
+pub trait UserSource: Send + Sync {
+    fn monitored_users(&self) -> impl Future<Output = Result<Vec<UserConfig>, String>> + Send;
+}
+
+/// One started (or found) task.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Started {
+    pub user_id: String,
+    pub task_arn: String,
+    /// True when an earlier attempt of the same run had already started it.
+    pub reused: bool,
+}
+
+/// One user whose task could not be started.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failed {
+    pub user_id: String,
+    pub error: String,
+}
+
+/// One user that was skipped (e.g. `Monitoring_status` false in a scheduled run).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Skipped {
+    pub user_id: String,
+    pub reason: String,
+}
+
+/// What a controller invocation did, per user.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RunReport {
+    pub run_id: String,
+    pub source: Source,
+    pub started: Vec<Started>,
+    pub skipped: Vec<Skipped>,
+    pub failed: Vec<Failed>,
+}
+
+impl RunReport {
+    fn failure_summary(&self) -> String {
+        self.failed
+            .iter()
+            .map(|f| format!("{}: {}", f.user_id, f.error))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// The controller's dependencies.
+pub struct Controller<U> {
+    pub ecs: aws_sdk_ecs::Client,
+    pub config: ControllerConfig,
+    pub users: U,
+}
+
+/// The Lambda's answer: for API Gateway proxy events an HTTP response object, otherwise the
+/// report itself.
+pub async fn handle<U: UserSource>(
+    ctl: &Controller<U>,
+    event: Value,
+    lambda_request_id: &str,
+) -> Result<Value, ControllerError> {
+    let is_proxy = event.get("requestContext").is_some() || event.get("httpMethod").is_some();
+    let parsed = match ControllerEvent::parse(&event, &ctl.config.policy) {
+        Ok(p) => p,
+        Err(e) if is_proxy => {
+            tracing::warn!(error = %e, field = e.field(), "rejected API request");
+            return Ok(http_response(
+                e.status_code(),
+                &json!({"error": e.to_string(), "field": e.field()}),
+            ));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, field = e.field(), "rejected event");
+            return Err(e.into());
+        }
+    };
+    match run(ctl, parsed, lambda_request_id).await {
+        Ok(report) if is_proxy => Ok(http_response(202, &to_value(&report))),
+        Ok(report) => Ok(to_value(&report)),
+        Err(ControllerError::PartialFailure(report)) if is_proxy => {
+            Ok(http_response(502, &to_value(&report)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn http_response(status: u16, body: &Value) -> Value {
+    json!({
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "isBase64Encoded": false,
+        "body": body.to_string(),
+    })
+}
+
+/// Make any id usable as a run id (`[A-Za-z0-9_.:-]`, at most 128 characters).
+pub fn sanitize_run_id(raw: &str) -> String {
+    let s: String = raw
+        .chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "run".into() } else { s }
+}
+
+/// Start the tasks of a parsed event.
+pub async fn run<U: UserSource>(
+    ctl: &Controller<U>,
+    event: ControllerEvent,
+    lambda_request_id: &str,
+) -> Result<RunReport, ControllerError> {
+    let source = event.source();
+    let (run_id, users) = match event {
+        ControllerEvent::ApiGateway { user, request_id } => (
+            request_id.unwrap_or_else(|| lambda_request_id.to_string()),
+            vec![user],
+        ),
+        ControllerEvent::EventBridge { users, event_id } => (
+            event_id.unwrap_or_else(|| lambda_request_id.to_string()),
+            users,
+        ),
+        ControllerEvent::Scheduled { event_id, .. } => {
+            let mut users = ctl
+                .users
+                .monitored_users()
+                .await
+                .map_err(ControllerError::Users)?;
+            // Rows from the table are validated like any payload; a bad row is reported, not run.
+            users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+            let id = if event_id.is_empty() {
+                lambda_request_id.to_string()
+            } else {
+                event_id
+            };
+            (id, users)
+        }
+    };
+    let run_id = sanitize_run_id(&run_id);
+    let mut report = RunReport {
+        run_id: run_id.clone(),
+        source,
+        started: vec![],
+        skipped: vec![],
+        failed: vec![],
+    };
+
+    let sem = Arc::new(tokio::sync::Semaphore::new(
+        ctl.config.max_concurrent_starts,
+    ));
+    let mut jobs = Vec::new();
+    for user in users {
+        if source == Source::EventBridge && !user.monitoring_status {
+            report.skipped.push(Skipped {
+                user_id: user.user_id.clone(),
+                reason: "Monitoring_status is false".into(),
+            });
+            continue;
+        }
+        if let Err(e) = user.validate("", &ctl.config.policy) {
+            report.failed.push(Failed {
+                user_id: user.user_id.clone(),
+                error: e.to_string(),
+            });
+            continue;
+        }
+        let payload = TaskPayload::new(source, &run_id, &user);
+        let sem = sem.clone();
+        jobs.push(async move {
+            let _permit = sem.acquire().await;
+            let r = start_task(ctl, &payload).await;
+            (payload.user_id, r)
+        });
+    }
+    for (user_id, r) in futures_join_all(jobs).await {
+        match r {
+            Ok((task_arn, reused)) => {
+                tracing::info!(%user_id, %task_arn, reused, run_id = %run_id, "task started");
+                report.started.push(Started {
+                    user_id,
+                    task_arn,
+                    reused,
+                })
+            }
+            Err(error) => {
+                tracing::error!(%user_id, %error, run_id = %run_id, "task not started");
+                report.failed.push(Failed { user_id, error })
+            }
+        }
+    }
+    if report.failed.is_empty() {
+        Ok(report)
+    } else {
+        Err(ControllerError::PartialFailure(Box::new(report)))
+    }
+}
+
+/// Run futures concurrently on the current task (bounded by the semaphore inside each).
+async fn futures_join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
+}
+
+/// The `startedBy` value of a (run, user) pair: `ffs-`/`ffa-` + 32 hex digits (36 characters,
+/// ECS's limit). Scheduled and ad-hoc runs never share a value.
+pub fn started_by(source: Source, run_id: &str, user_id: &str) -> String {
+    let prefix = match source {
+        Source::EventBridge => "ffs-",
+        Source::ApiGateway => "ffa-",
+    };
+    format!("{prefix}{}", payloads::run_user_key(run_id, user_id))
+}
+
+/// The ECS task group of a source.
+pub fn task_group(source: Source) -> &'static str {
+    match source {
+        Source::EventBridge => "footfall-scheduled",
+        Source::ApiGateway => "footfall-adhoc",
+    }
+}
+
+/// Start (or find) the task of one user. Returns the task ARN and whether it already existed.
+async fn start_task<U>(ctl: &Controller<U>, p: &TaskPayload) -> Result<(String, bool), String> {
+    let cfg = &ctl.config;
+    let started_by = started_by(p.source, &p.run_id, &p.user_id);
+
+    // An earlier attempt of this run may have started it already.
+    if let Some(arn) = find_started(ctl, &started_by).await? {
+        return Ok((arn, true));
+    }
+
+    let task_definition = match p.source {
+        Source::EventBridge => &cfg.task_definition_scheduled,
+        Source::ApiGateway => &cfg.task_definition_adhoc,
+    };
+    let overrides = TaskOverride::builder()
+        .container_overrides(
+            ContainerOverride::builder()
+                .name(&cfg.container_name)
+                .environment(
+                    KeyValuePair::builder()
+                        .name(payloads::TASK_PAYLOAD_ENV)
+                        .value(p.to_json())
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let network = NetworkConfiguration::builder()
+        .awsvpc_configuration(
+            AwsVpcConfiguration::builder()
+                .set_subnets(Some(cfg.subnets.clone()))
+                .set_security_groups(Some(cfg.security_groups.clone()))
+                .assign_public_ip(if cfg.assign_public_ip {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
+                .build()
+                .map_err(|e| format!("network configuration: {e}"))?,
+        )
+        .build();
+
+    let mut last_err = String::new();
+    for attempt in 0..cfg.run_task_attempts {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
+            // The failed call may have started the task anyway (e.g. a timeout after ECS
+            // accepted it): look before starting another one.
+            if let Some(arn) = find_started(ctl, &started_by).await? {
+                return Ok((arn, true));
+            }
+        }
+        let r = ctl
+            .ecs
+            .run_task()
+            .cluster(&cfg.cluster)
+            .task_definition(task_definition)
+            .launch_type(LaunchType::from(cfg.launch_type.as_str()))
+            .count(1)
+            .started_by(&started_by)
+            .group(task_group(p.source))
+            .client_token(payloads::run_user_key(&p.run_id, &p.user_id))
+            .network_configuration(network.clone())
+            .overrides(overrides.clone())
+            .send()
+            .await;
+        match r {
+            Ok(out) => {
+                if let Some(arn) = out.tasks().first().and_then(|t| t.task_arn()) {
+                    return Ok((arn.to_string(), false));
+                }
+                last_err = out
+                    .failures()
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{} {}",
+                            f.reason().unwrap_or("unknown"),
+                            f.detail().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if last_err.is_empty() {
+                    last_err = "RunTask returned no task".into();
+                }
+            }
+            Err(e) => {
+                last_err = format!("RunTask: {}", aws_sdk_ecs::error::DisplayErrorContext(&e));
+                // Client errors (bad task definition, access denied) do not get better.
+                if let Some(se) = e.as_service_error()
+                    && matches!(
+                        se,
+                        aws_sdk_ecs::operation::run_task::RunTaskError::InvalidParameterException(_)
+                            | aws_sdk_ecs::operation::run_task::RunTaskError::AccessDeniedException(_)
+                            | aws_sdk_ecs::operation::run_task::RunTaskError::ClusterNotFoundException(_)
+                    )
+                {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_err)
+}
+
+/// The task already started for this `startedBy` value, if any (running or stopped).
+async fn find_started<U>(ctl: &Controller<U>, started_by: &str) -> Result<Option<String>, String> {
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let listed = ctl
+            .ecs
+            .list_tasks()
+            .cluster(&ctl.config.cluster)
+            .started_by(started_by)
+            .desired_status(status)
+            .send()
+            .await
+            .map_err(|e| format!("ListTasks: {}", aws_sdk_ecs::error::DisplayErrorContext(&e)))?;
+        if let Some(arn) = listed.task_arns().first() {
+            return Ok(Some(arn.clone()));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,293 @@
+//! The controller against ECS on a real moto server (loopback).
+
+use std::collections::HashMap;
+
+use aws_testkit::{Moto, unique};
+use controller_lambda::{
+    Controller, ControllerConfig, ControllerError, UserSource, handle, started_by,
+};
+use payloads::{Source, TaskPayload, UserConfig};
+use serde_json::{Value, json};
+
+/// Test double for the `config` table: a fixed list of rows.
+struct Rows(Vec<UserConfig>);
+
+impl UserSource for Rows {
+    async fn monitored_users(&self) -> Result<Vec<UserConfig>, String> {
+        Ok(self
+            .0
+            .iter()
+            .filter(|u| u.monitoring_status)
+            .cloned()
+            .collect())
+    }
+}
+
+struct Setup {
+    _moto: Moto,
+    ecs: aws_sdk_ecs::Client,
+    config: ControllerConfig,
+}
+
+async fn setup() -> Setup {
+    let moto = Moto::start().await;
+    let sdk = moto.sdk_config().await;
+    let ecs = aws_testkit::ecs_client(&sdk);
+    let cluster = unique("cluster");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let mut defs = Vec::new();
+    for kind in ["scheduled", "adhoc"] {
+        let family = unique(&format!("footfall-{kind}"));
+        moto.ecs_register_task_definition(&family, "task").await;
+        defs.push(family);
+    }
+    let (subnets, sgs) = moto.default_network().await;
+    let env: HashMap<&str, String> = HashMap::from([
+        ("ECS_CLUSTER", cluster),
+        ("TASK_DEFINITION_SCHEDULED", defs[0].clone()),
+        ("TASK_DEFINITION_ADHOC", defs[1].clone()),
+        ("TASK_CONTAINER_NAME", "task".into()),
+        ("TASK_SUBNETS", subnets[0].clone()),
+        ("TASK_SECURITY_GROUPS", sgs[0].clone()),
+    ]);
+    let config = ControllerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    Setup {
+        _moto: moto,
+        ecs,
+        config,
+    }
+}
+
+fn user(id: &str, monitoring: bool) -> UserConfig {
+    UserConfig {
+        user_id: id.into(),
+        streaming_url: format!("https://cdn.example.com/{id}/live.m3u8"),
+        email: format!("{id}@example.com"),
+        monitoring_status: monitoring,
+    }
+}
+
+/// All tasks of the cluster with their startedBy, group, task definition and payload override.
+async fn tasks(s: &Setup) -> Vec<(String, String, String, TaskPayload)> {
+    let mut arns = Vec::new();
+    for st in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let l = s
+            .ecs
+            .list_tasks()
+            .cluster(&s.config.cluster)
+            .desired_status(st)
+            .send()
+            .await
+            .unwrap();
+        arns.extend(l.task_arns().iter().cloned());
+    }
+    if arns.is_empty() {
+        return vec![];
+    }
+    let d = s
+        .ecs
+        .describe_tasks()
+        .cluster(&s.config.cluster)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for t in d.tasks() {
+        let ov = t.overrides().unwrap().container_overrides();
+        assert_eq!(ov.len(), 1);
+        assert_eq!(ov[0].name(), Some("task"));
+        let env = ov[0].environment();
+        assert_eq!(env[0].name(), Some(payloads::TASK_PAYLOAD_ENV));
+        let payload: TaskPayload = serde_json::from_str(env[0].value().unwrap()).unwrap();
+        out.push((
+            t.started_by().unwrap_or_default().to_string(),
+            t.group().unwrap_or_default().to_string(),
+            t.task_definition_arn().unwrap_or_default().to_string(),
+            payload,
+        ));
+    }
+    out.sort_by(|a, b| a.3.user_id.cmp(&b.3.user_id));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventbridge_users_start_one_task_each_and_retry_is_idempotent() {
+    let s = setup().await;
+    let ctl = Controller {
+        ecs: s.ecs.clone(),
+        config: s.config.clone(),
+        users: Rows(vec![]),
+    };
+    let ev = json!({"source":"EVENTBRIDGE","id":"evt-42","users":[
+        {"user_id":"user_1","streaming_URL":"https://cdn.example.com/1.m3u8","email":"a@example.com","Monitoring_status":true},
+        {"user_id":"user_2","streaming_URL":"rtsp://cam.example.net/2","email":"b@example.com","Monitoring_status":true},
+        {"user_id":"user_3","streaming_URL":"https://cdn.example.com/3.m3u8","email":"c@example.com","Monitoring_status":false}
+    ]});
+    let out = handle(&ctl, ev.clone(), "lambda-req-1").await.unwrap();
+    assert_eq!(out["run_id"], "evt-42");
+    assert_eq!(out["started"].as_array().unwrap().len(), 2);
+    assert_eq!(out["skipped"][0]["user_id"], "user_3");
+    assert!(
+        out["started"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["reused"] == false)
+    );
+
+    let t = tasks(&s).await;
+    assert_eq!(t.len(), 2);
+    assert_eq!(t[0].3.user_id, "user_1");
+    assert_eq!(t[0].3.streaming_url, "https://cdn.example.com/1.m3u8");
+    assert_eq!(t[0].3.email, "a@example.com");
+    assert_eq!(t[0].3.source, Source::EventBridge);
+    assert_eq!(t[0].3.run_id, "evt-42");
+    assert_eq!(t[1].3.streaming_url, "rtsp://cam.example.net/2");
+    assert_eq!(t[0].0, started_by(Source::EventBridge, "evt-42", "user_1"));
+    assert!(t[0].0.starts_with("ffs-") && t[0].0.len() <= 36);
+    assert_eq!(t[0].1, "footfall-scheduled");
+    assert!(t[0].2.contains(&s.config.task_definition_scheduled));
+
+    // Lambda retries the same event: nothing new is started.
+    let again = handle(&ctl, ev, "lambda-req-2").await.unwrap();
+    assert!(
+        again["started"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["reused"] == true)
+    );
+    assert_eq!(tasks(&s).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_proxy_starts_adhoc_task_and_bad_payloads_start_nothing() {
+    let s = setup().await;
+    let ctl = Controller {
+        ecs: s.ecs.clone(),
+        config: s.config.clone(),
+        users: Rows(vec![]),
+    };
+    let body = json!({"source":"API_GATEWAY","user_id":"user_1","streaming_URL":"https://cdn.example.com/x.m3u8",
+                      "email":"user@example.com","Monitoring_status":true});
+    let ev = json!({"httpMethod":"POST","path":"/run","body":body.to_string(),
+                    "requestContext":{"requestId":"apigw=req/1"}});
+    let out = handle(&ctl, ev, "lambda-req").await.unwrap();
+    assert_eq!(out["statusCode"], 202);
+    let report: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+    assert_eq!(report["run_id"], "apigw_req_1");
+    assert_eq!(report["source"], "API_GATEWAY");
+    let t = tasks(&s).await;
+    assert_eq!(t.len(), 1);
+    assert!(t[0].0.starts_with("ffa-"));
+    assert_eq!(t[0].1, "footfall-adhoc");
+    assert!(t[0].2.contains(&s.config.task_definition_adhoc));
+    assert_eq!(t[0].3.source, Source::ApiGateway);
+
+    // Hostile payloads: a 400 naming the field, and no task.
+    for (bad, field) in [
+        (
+            json!({"source":"API_GATEWAY","user_id":"../../etc","streaming_URL":"https://cdn.example.com/x","email":"a@example.com","Monitoring_status":true}),
+            "user_id",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"http://169.254.169.254/latest/meta-data/","email":"a@example.com","Monitoring_status":true}),
+            "streaming_URL",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"file:///etc/passwd","email":"a@example.com","Monitoring_status":true}),
+            "streaming_URL",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"https://cdn.example.com/x","email":"nope","Monitoring_status":true}),
+            "email",
+        ),
+    ] {
+        let ev =
+            json!({"httpMethod":"POST","body":bad.to_string(),"requestContext":{"requestId":"r2"}});
+        let out = handle(&ctl, ev, "lambda-req").await.unwrap();
+        assert_eq!(out["statusCode"], 400);
+        let b: Value = serde_json::from_str(out["body"].as_str().unwrap()).unwrap();
+        assert_eq!(b["field"], field);
+    }
+    // The same bad payload invoked directly is an error.
+    let err = handle(&ctl, json!({"source":"API_GATEWAY"}), "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ControllerError::BadPayload(ref e) if e.field() == "user_id"));
+    assert_eq!(tasks(&s).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_event_reads_users_and_reports_partial_failure() {
+    let s = setup().await;
+    let mut bad = user("user_bad", true);
+    bad.streaming_url = "http://10.0.0.7/internal".into();
+    let ctl = Controller {
+        ecs: s.ecs.clone(),
+        config: s.config.clone(),
+        users: Rows(vec![
+            user("user_a", true),
+            user("user_off", false),
+            bad,
+            user("user_b", true),
+        ]),
+    };
+    let ev = json!({"version":"0","id":"sched-0001","detail-type":"Scheduled Event","source":"aws.events",
+                    "time":"2024-01-01T12:00:00Z","detail":{}});
+    let err = handle(&ctl, ev.clone(), "lambda-req").await.unwrap_err();
+    let ControllerError::PartialFailure(report) = err else {
+        panic!("expected a partial failure, got {err}");
+    };
+    let started: Vec<_> = report.started.iter().map(|s| s.user_id.as_str()).collect();
+    assert_eq!(started.len(), 2);
+    assert!(started.contains(&"user_a") && started.contains(&"user_b"));
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].user_id, "user_bad");
+    assert!(report.failed[0].error.contains("streaming_URL"));
+    let t = tasks(&s).await;
+    assert_eq!(t.len(), 2);
+    assert!(
+        t.iter()
+            .all(|x| x.3.run_id == "sched-0001" && x.1 == "footfall-scheduled")
+    );
+
+    // A retry of the invocation starts nothing twice.
+    let _ = handle(&ctl, ev, "lambda-req-retry").await.unwrap_err();
+    assert_eq!(tasks(&s).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_task_failures_are_reported_per_user() {
+    let s = setup().await;
+    let mut config = s.config.clone();
+    config.task_definition_scheduled = "does-not-exist:1".into();
+    config.run_task_attempts = 2;
+    let ctl = Controller {
+        ecs: s.ecs.clone(),
+        config,
+        users: Rows(vec![]),
+    };
+    let ev = json!({"source":"EVENTBRIDGE","users":[
+        {"user_id":"user_1","streaming_URL":"https://cdn.example.com/1.m3u8","email":"a@example.com","Monitoring_status":true}]});
+    let err = handle(&ctl, ev, "req-9").await.unwrap_err();
+    let ControllerError::PartialFailure(report) = err else {
+        panic!("expected failure report");
+    };
+    assert_eq!(report.run_id, "req-9");
+    assert_eq!(report.failed[0].user_id, "user_1");
+    assert!(
+        report.failed[0].error.contains("RunTask"),
+        "{}",
+        report.failed[0].error
+    );
+    assert!(tasks(&s).await.is_empty());
+}

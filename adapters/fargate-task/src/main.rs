@@ -1,0 +1,66 @@
+//! `footfall-task`: the per-user ECS task. Reads its configuration and payload from the
+//! environment (see [`fargate_task::TaskConfig`]), runs the job, delivers the result, and exits
+//! non-zero when a failure persisted (2 for configuration errors).
+
+use std::process::ExitCode;
+
+use fargate_task::{
+    JobError, JobOutput, JobRunner, JsonLog, TaskConfig, TaskDeps, TaskError, run_task,
+};
+use payloads::{JobResult, TaskPayload};
+
+/// The job until the frame source and detector are wired in: fails every run, loudly.
+struct PendingJob;
+
+impl JobRunner for PendingJob {
+    async fn run(&self, _payload: &TaskPayload) -> Result<JobOutput, JobError> {
+        Err(JobError {
+            message:
+                "the counting job (frame source + detector) is not wired into footfall-task yet"
+                    .into(),
+            retryable: false,
+        })
+    }
+}
+
+/// The results store until `results-store` is wired in: refuses every insert, loudly.
+struct PendingStore;
+
+impl fargate_task::sinks::ResultStore for PendingStore {
+    async fn insert_result(&self, _r: &JobResult) -> Result<(), TaskError> {
+        Err(TaskError::sink(
+            "db",
+            "the results store is not wired into footfall-task yet",
+            false,
+        ))
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = match TaskConfig::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            println!(
+                "{}",
+                serde_json::json!({"level": "error", "event": "config_error", "error": e.to_string()})
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let log = JsonLog::stdout(&config.payload.run_id, &config.payload.user_id);
+    let sdk = aws_config::load_from_env().await;
+    let deps = match TaskDeps::new(&sdk, config, PendingJob, PendingStore, log.clone()) {
+        Ok(d) => d,
+        Err(e) => {
+            log.event(
+                "error",
+                "config_error",
+                serde_json::json!({"error": e.to_string()}),
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let report = run_task(&deps).await;
+    ExitCode::from(report.exit_code())
+}

@@ -1,0 +1,442 @@
+//! The notification Lambda: stores the detection image and sends an email-ready SNS alert.
+//!
+//! [`handle`] is a plain async function; `main.rs` only wires it to `lambda_runtime`.
+//!
+//! Steps: validate the payload (size bounded before decoding), re-check the threshold and
+//! `Monitoring_status`, decode and check the JPEG (magic, end marker, dimensions), claim the
+//! per-user cooldown (a small state object `alerts/{user_id}/cooldown.json` written with
+//! `If-None-Match`/`If-Match`, so concurrent invocations cannot both alert), store
+//! `alerts/{user_id}/{DATE-TIME}.jpg`, publish to SNS with a presigned link, and mark the alert
+//! published. A retry of the same alert (same `DATE-TIME`) resumes instead of being throttled.
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sns::types::MessageAttributeValue;
+use chrono::{DateTime, Utc};
+use payloads::{NotificationPayload, PayloadError, ValidationPolicy};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("bad payload: {0}")]
+    BadPayload(#[from] PayloadError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("S3 {op} {key}: {message}")]
+    S3 {
+        op: &'static str,
+        key: String,
+        message: String,
+    },
+    #[error("SNS publish: {0}")]
+    Sns(String),
+}
+
+/// Notification Lambda configuration (environment variables in brackets).
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// `ALERT_BUCKET`: bucket for `alerts/{user_id}/{DATE-TIME}.jpg`.
+    pub bucket: String,
+    /// `ALERT_TOPIC_ARN`
+    pub topic_arn: String,
+    /// `ALERT_THRESHOLD` (default 15): alert when `people_count` exceeds it.
+    pub threshold: u32,
+    /// `ALERT_COOLDOWN_SECONDS` (default 3600): at most one alert per user in this window.
+    pub cooldown: Duration,
+    /// `PRESIGN_EXPIRY_SECONDS` (default 86400, at most 7 days).
+    pub presign_expiry: Duration,
+    /// `MAX_IMAGE_BYTES` (default 5 MiB) decoded JPEG size limit.
+    pub max_image_bytes: usize,
+    /// `MAX_IMAGE_DIMENSION` (default 8192) pixels per side.
+    pub max_dimension: u32,
+    /// Payload validation; `FOOTFALL_ALLOW_PRIVATE_STREAMS=true` for loopback tests.
+    pub policy: ValidationPolicy,
+}
+
+impl NotifyConfig {
+    pub fn from_env() -> Result<Self, NotifyError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, NotifyError> {
+        let req = |k: &str| {
+            get(k)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| NotifyError::Config(format!("{k} is not set")))
+        };
+        let num = |k: &str, d: u64| -> Result<u64, NotifyError> {
+            match get(k) {
+                None => Ok(d),
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .map_err(|_| NotifyError::Config(format!("{k} must be a number"))),
+            }
+        };
+        let max_image_bytes = num("MAX_IMAGE_BYTES", 5 * 1024 * 1024)? as usize;
+        Ok(Self {
+            bucket: req("ALERT_BUCKET")?,
+            topic_arn: req("ALERT_TOPIC_ARN")?,
+            threshold: num("ALERT_THRESHOLD", 15)? as u32,
+            cooldown: Duration::from_secs(num("ALERT_COOLDOWN_SECONDS", 3600)?),
+            presign_expiry: Duration::from_secs(
+                num("PRESIGN_EXPIRY_SECONDS", 86400)?.clamp(60, 604_800),
+            ),
+            max_image_bytes,
+            max_dimension: num("MAX_IMAGE_DIMENSION", 8192)? as u32,
+            policy: ValidationPolicy {
+                allow_private_hosts: get("FOOTFALL_ALLOW_PRIVATE_STREAMS")
+                    .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
+                    .unwrap_or(false),
+                max_image_base64_len: max_image_bytes.div_ceil(3) * 4,
+                ..ValidationPolicy::default()
+            },
+        })
+    }
+}
+
+pub struct Notifier {
+    pub s3: aws_sdk_s3::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub config: NotifyConfig,
+}
+
+impl Notifier {
+    /// Clients from an SDK configuration (path-style S3 addressing, as S3 stand-ins need).
+    pub fn new(sdk: &aws_config::SdkConfig, config: NotifyConfig) -> Self {
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        Self {
+            s3,
+            sns: aws_sdk_sns::Client::new(sdk),
+            config,
+        }
+    }
+}
+
+/// What happened to one notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Sent {
+        message_id: String,
+        image_key: String,
+        image_url: String,
+    },
+    /// Not an alert (below threshold, monitoring off, in cooldown, or already sent).
+    Skipped { reason: String },
+}
+
+/// The cooldown state object of a user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct CooldownState {
+    date_time: String,
+    published: bool,
+}
+
+/// JPEG checks: SOI magic, EOI at the end, a frame header with sane dimensions.
+/// Returns (width, height).
+pub fn check_jpeg(
+    bytes: &[u8],
+    max_bytes: usize,
+    max_dim: u32,
+) -> Result<(u32, u32), PayloadError> {
+    const F: &str = "processed_detection_image";
+    let bad = |r: &str| PayloadError::invalid(F, r);
+    if bytes.len() > max_bytes {
+        return Err(PayloadError::TooLarge {
+            field: F.into(),
+            size: bytes.len(),
+            limit: max_bytes,
+        });
+    }
+    if bytes.len() < 4 || bytes[..3] != [0xFF, 0xD8, 0xFF] {
+        return Err(bad("not a JPEG (missing FF D8 FF magic)"));
+    }
+    // Some encoders pad after EOI; allow a little trailing slack.
+    let tail = &bytes[bytes.len().saturating_sub(64)..];
+    if !tail.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        return Err(bad("truncated JPEG (no end-of-image marker)"));
+    }
+    let mut i = 2usize;
+    loop {
+        // Skip to the next marker.
+        if bytes.get(i) != Some(&0xFF) {
+            return Err(bad("corrupt JPEG marker structure"));
+        }
+        while i < bytes.len() && bytes[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&m) = bytes.get(i) else {
+            return Err(bad("JPEG ended before a frame header"));
+        };
+        i += 1;
+        if m == 0x01 || (0xD0..=0xD7).contains(&m) {
+            continue;
+        }
+        if m == 0xD9 || m == 0xDA {
+            return Err(bad("JPEG has no frame header before the scan"));
+        }
+        let (Some(&hi), Some(&lo)) = (bytes.get(i), bytes.get(i + 1)) else {
+            return Err(bad("JPEG segment header truncated"));
+        };
+        let len = u16::from_be_bytes([hi, lo]) as usize;
+        if len < 2 || i + len > bytes.len() {
+            return Err(bad("JPEG segment length out of range"));
+        }
+        let is_sof = (0xC0..=0xCF).contains(&m) && !matches!(m, 0xC4 | 0xC8 | 0xCC);
+        if is_sof {
+            if len < 8 {
+                return Err(bad("JPEG frame header too short"));
+            }
+            let h = u16::from_be_bytes([bytes[i + 3], bytes[i + 4]]) as u32;
+            let w = u16::from_be_bytes([bytes[i + 5], bytes[i + 6]]) as u32;
+            if w < 8 || h < 8 || w > max_dim || h > max_dim {
+                return Err(bad(&format!(
+                    "JPEG dimensions {w}x{h} outside 8..={max_dim} pixels"
+                )));
+            }
+            return Ok((w, h));
+        }
+        i += len;
+    }
+}
+
+/// The image key of an alert.
+pub fn image_key(user_id: &str, date_time: &str) -> String {
+    format!("alerts/{user_id}/{date_time}.jpg")
+}
+
+fn cooldown_key(user_id: &str) -> String {
+    format!("alerts/{user_id}/cooldown.json")
+}
+
+fn s3_err<E: std::error::Error + 'static>(
+    op: &'static str,
+    key: &str,
+    e: aws_sdk_s3::error::SdkError<E>,
+) -> NotifyError {
+    NotifyError::S3 {
+        op,
+        key: key.to_string(),
+        message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+    }
+}
+
+fn http_status<E>(e: &aws_sdk_s3::error::SdkError<E>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Handle one invocation event.
+pub async fn handle(n: &Notifier, event: Value) -> Result<Value, NotifyError> {
+    let payload = NotificationPayload::parse(&event, &n.config.policy)?;
+    let outcome = notify(n, &payload).await?;
+    tracing::info!(user_id = %payload.user_id, date_time = %payload.date_time,
+        people_count = payload.result.people_count, outcome = ?outcome, "notification handled");
+    Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
+}
+
+/// Process a validated payload.
+pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, NotifyError> {
+    let cfg = &n.config;
+    if !p.config.monitoring_status {
+        return Ok(Outcome::Skipped {
+            reason: "Monitoring_status is false".into(),
+        });
+    }
+    if p.result.people_count <= cfg.threshold {
+        return Ok(Outcome::Skipped {
+            reason: format!(
+                "people_count {} does not exceed threshold {}",
+                p.result.people_count, cfg.threshold
+            ),
+        });
+    }
+    let image = p.decode_image()?;
+    let (w, h) = check_jpeg(&image, cfg.max_image_bytes, cfg.max_dimension)?;
+    let now: DateTime<Utc> = DateTime::parse_from_rfc3339(&p.date_time)
+        .map_err(|e| PayloadError::invalid("DATE-TIME", e.to_string()))?
+        .with_timezone(&Utc);
+
+    // Claim the cooldown window (or find that this alert already owns it).
+    let ckey = cooldown_key(&p.user_id);
+    let etag = loop {
+        let current = match n
+            .s3
+            .get_object()
+            .bucket(&cfg.bucket)
+            .key(&ckey)
+            .send()
+            .await
+        {
+            Ok(o) => {
+                let etag = o.e_tag().map(str::to_string);
+                let body = o
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| NotifyError::S3 {
+                        op: "GetObject",
+                        key: ckey.clone(),
+                        message: e.to_string(),
+                    })?
+                    .into_bytes();
+                // An unreadable state object is treated as "no cooldown" and overwritten.
+                let state: Option<CooldownState> = serde_json::from_slice(&body).ok();
+                Some((etag, state))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => None,
+            Err(e) => return Err(s3_err("GetObject", &ckey, e)),
+        };
+        if let Some((_, Some(state))) = &current {
+            if state.date_time == p.date_time {
+                if state.published {
+                    return Ok(Outcome::Skipped {
+                        reason: "alert already sent (retry of the same DATE-TIME)".into(),
+                    });
+                }
+            } else if let Ok(last) = DateTime::parse_from_rfc3339(&state.date_time) {
+                let since = now.signed_duration_since(last.with_timezone(&Utc));
+                let in_window = since.num_seconds().unsigned_abs() < cfg.cooldown.as_secs();
+                if in_window {
+                    return Ok(Outcome::Skipped {
+                        reason: format!(
+                            "cooldown: last alert for this user at {} (window {} s)",
+                            state.date_time,
+                            cfg.cooldown.as_secs()
+                        ),
+                    });
+                }
+            }
+        }
+        let mine = matches!(&current, Some((_, Some(s))) if s.date_time == p.date_time);
+        if mine {
+            break current.and_then(|c| c.0);
+        }
+        let state = CooldownState {
+            date_time: p.date_time.clone(),
+            published: false,
+        };
+        let mut put =
+            n.s3.put_object()
+                .bucket(&cfg.bucket)
+                .key(&ckey)
+                .content_type("application/json")
+                .body(ByteStream::from(
+                    serde_json::to_vec(&state).unwrap_or_default(),
+                ));
+        put = match &current {
+            Some((Some(etag), _)) => put.if_match(etag),
+            _ => put.if_none_match("*"),
+        };
+        match put.send().await {
+            Ok(o) => break o.e_tag().map(str::to_string),
+            // Someone else changed the state first: re-read and decide again.
+            Err(e) if matches!(http_status(&e), Some(412 | 409)) => continue,
+            Err(e) => return Err(s3_err("PutObject", &ckey, e)),
+        }
+    };
+
+    let key = image_key(&p.user_id, &p.date_time);
+    n.s3.put_object()
+        .bucket(&cfg.bucket)
+        .key(&key)
+        .content_type("image/jpeg")
+        .body(ByteStream::from(image))
+        .send()
+        .await
+        .map_err(|e| s3_err("PutObject", &key, e))?;
+    let presign = PresigningConfig::expires_in(cfg.presign_expiry)
+        .map_err(|e| NotifyError::Config(format!("presign expiry: {e}")))?;
+    let url =
+        n.s3.get_object()
+            .bucket(&cfg.bucket)
+            .key(&key)
+            .presigned(presign)
+            .await
+            .map_err(|e| s3_err("presign GetObject", &key, e))?
+            .uri()
+            .to_string();
+
+    let (subject, message) = email_text(p, cfg.threshold, &url, cfg.presign_expiry, (w, h));
+    let attr = |v: &str| {
+        MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(v)
+            .build()
+            .map_err(|e| NotifyError::Sns(e.to_string()))
+    };
+    let out = n
+        .sns
+        .publish()
+        .topic_arn(&cfg.topic_arn)
+        .subject(subject)
+        .message(message)
+        .message_attributes("user_id", attr(&p.user_id)?)
+        .message_attributes("email", attr(&p.config.email)?)
+        .send()
+        .await
+        .map_err(|e| NotifyError::Sns(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;
+    let message_id = out.message_id().unwrap_or_default().to_string();
+
+    // Mark it published so a retry of this alert does not send it twice.
+    let done = CooldownState {
+        date_time: p.date_time.clone(),
+        published: true,
+    };
+    let mut put =
+        n.s3.put_object()
+            .bucket(&cfg.bucket)
+            .key(&ckey)
+            .content_type("application/json")
+            .body(ByteStream::from(
+                serde_json::to_vec(&done).unwrap_or_default(),
+            ));
+    if let Some(etag) = &etag {
+        put = put.if_match(etag);
+    }
+    if let Err(e) = put.send().await {
+        // The alert went out; a lost marker only risks a duplicate on retry. Log, do not fail.
+        tracing::warn!(key = %ckey, error = %aws_sdk_s3::error::DisplayErrorContext(&e), "could not mark alert published");
+    }
+    Ok(Outcome::Sent {
+        message_id,
+        image_key: key,
+        image_url: url,
+    })
+}
+
+/// Subject and body of the alert email.
+pub fn email_text(
+    p: &NotificationPayload,
+    threshold: u32,
+    url: &str,
+    expiry: Duration,
+    (w, h): (u32, u32),
+) -> (String, String) {
+    let subject = format!(
+        "Footfall alert: {} people for {}",
+        p.result.people_count, p.user_id
+    );
+    let hours = expiry.as_secs() / 3600;
+    let message = format!(
+        "Footfall alert for {user}\n\n\
+         People counted: {count} (alert threshold {threshold})\n\
+         Time (UTC): {time}\n\
+         Stream: {stream}\n\n\
+         Detection image ({w}x{h}, link valid for {hours} h):\n{url}\n\n\
+         You receive this because monitoring is on for {email}.\n",
+        user = p.user_id,
+        count = p.result.people_count,
+        time = p.date_time,
+        stream = p.config.streaming_url,
+        email = p.config.email,
+    );
+    (subject, message)
+}

@@ -1,0 +1,23 @@
+//! Wires [`notify_lambda::handle`] to the Lambda runtime. Configuration: see
+//! [`notify_lambda::NotifyConfig`]; AWS endpoints come from the standard AWS configuration.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use notify_lambda::{Notifier, NotifyConfig, handle};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .without_time()
+        .init();
+    let config = NotifyConfig::from_env()?;
+    let sdk = aws_config::load_from_env().await;
+    let notifier = Notifier::new(&sdk, config);
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
+        handle(notifier, ev.payload).await.map_err(Error::from)
+    }))
+    .await
+}

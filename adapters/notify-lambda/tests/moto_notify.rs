@@ -1,0 +1,224 @@
+//! The notification handler against S3 and SNS on a real moto server (loopback).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use aws_testkit::{Moto, join_all, reqwest, unique};
+use base64::Engine;
+use notify_lambda::{Notifier, NotifyConfig, NotifyError, check_jpeg, handle, image_key};
+use serde_json::{Value, json};
+
+fn shared_image(name: &str) -> Vec<u8> {
+    let dir = std::env::var("FOOTFALL_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    std::fs::read(dir.join("images").join(name)).expect("shared test image (set FOOTFALL_SHARED)")
+}
+
+struct Setup {
+    moto: Moto,
+    n: Notifier,
+}
+
+async fn setup(threshold: u32) -> Setup {
+    let moto = Moto::start().await;
+    let sdk = moto.sdk_config().await;
+    let bucket = unique("alerts");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let topic = sns
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await
+        .unwrap();
+    let env: HashMap<&str, String> = HashMap::from([
+        ("ALERT_BUCKET", bucket),
+        ("ALERT_TOPIC_ARN", topic.topic_arn().unwrap().to_string()),
+        ("ALERT_THRESHOLD", threshold.to_string()),
+        ("ALERT_COOLDOWN_SECONDS", "3600".into()),
+    ]);
+    let config = NotifyConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    Setup {
+        n: Notifier::new(&sdk, config),
+        moto,
+    }
+}
+
+fn payload(user: &str, date_time: &str, count: u32, jpeg: &[u8]) -> Value {
+    json!({"user_id": user, "DATE-TIME": date_time,
+           "config": {"Monitoring_status": true, "streaming_URL": "https://cdn.example.com/live.m3u8", "email": format!("{user}@example.com")},
+           "result": {"people_count": count},
+           "processed_detection_image": base64::engine::general_purpose::STANDARD.encode(jpeg)})
+}
+
+async fn object(s: &Setup, key: &str) -> Option<Vec<u8>> {
+    match s
+        .n
+        .s3
+        .get_object()
+        .bucket(&s.n.config.bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(o) => Some(o.body.collect().await.unwrap().into_bytes().to_vec()),
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn jpeg_checks() {
+    let bus = shared_image("bus.jpg");
+    assert_eq!(check_jpeg(&bus, 10 << 20, 8192).unwrap(), (810, 1080));
+    let z = shared_image("zidane.jpg");
+    assert_eq!(check_jpeg(&z, 10 << 20, 8192).unwrap(), (1280, 720));
+    // Too large, too big in pixels, truncated, not a JPEG, garbage after the magic.
+    assert!(check_jpeg(&bus, 1000, 8192).is_err());
+    assert!(check_jpeg(&bus, 10 << 20, 1000).is_err());
+    assert!(check_jpeg(&bus[..bus.len() / 2], 10 << 20, 8192).is_err());
+    assert!(check_jpeg(b"\x89PNG\r\n\x1a\n0000000000", 10 << 20, 8192).is_err());
+    let mut junk = vec![0xFF, 0xD8, 0xFF, 0xE0, 0xFF, 0xFF];
+    junk.extend_from_slice(&[0xFF, 0xD9]);
+    assert!(check_jpeg(&junk, 10 << 20, 8192).is_err());
+    for n in 0..8 {
+        // Never panics on truncated headers.
+        let _ = check_jpeg(&bus[..n.min(bus.len())], 10 << 20, 8192);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_is_stored_published_and_cooled_down() {
+    let s = setup(15).await;
+    let jpeg = shared_image("bus.jpg");
+    let out = handle(&s.n, payload("user_1", "2024-01-01T12:00:00Z", 20, &jpeg))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "sent", "{out}");
+    let key = image_key("user_1", "2024-01-01T12:00:00Z");
+    assert_eq!(key, "alerts/user_1/2024-01-01T12:00:00Z.jpg");
+    assert_eq!(object(&s, &key).await.unwrap(), jpeg);
+
+    // The presigned link serves the image.
+    let url = out["image_url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Signature"));
+    let got = reqwest::get(url).await.unwrap();
+    assert!(got.status().is_success());
+    assert_eq!(got.bytes().await.unwrap().to_vec(), jpeg);
+
+    // The SNS message is email-ready: count, time, stream, link.
+    let sent = s.moto.sns_sent(&s.n.config.topic_arn).await;
+    assert_eq!(sent.len(), 1);
+    let (subject, msg) = &sent[0];
+    assert_eq!(
+        subject.as_deref(),
+        Some("Footfall alert: 20 people for user_1")
+    );
+    assert!(msg.contains("People counted: 20"), "{msg}");
+    assert!(msg.contains("2024-01-01T12:00:00Z"));
+    assert!(msg.contains("https://cdn.example.com/live.m3u8"));
+    assert!(msg.contains(url));
+
+    // Retry of the same alert: not sent twice.
+    let again = handle(&s.n, payload("user_1", "2024-01-01T12:00:00Z", 20, &jpeg))
+        .await
+        .unwrap();
+    assert_eq!(again["status"], "skipped");
+    // Ten minutes later: cooldown.
+    let cool = handle(&s.n, payload("user_1", "2024-01-01T12:10:00Z", 25, &jpeg))
+        .await
+        .unwrap();
+    assert_eq!(cool["status"], "skipped");
+    assert!(cool["reason"].as_str().unwrap().contains("cooldown"));
+    assert!(
+        object(&s, &image_key("user_1", "2024-01-01T12:10:00Z"))
+            .await
+            .is_none()
+    );
+    // Another user is not affected; two hours later the first user alerts again.
+    let other = handle(&s.n, payload("user_2", "2024-01-01T12:10:00Z", 16, &jpeg))
+        .await
+        .unwrap();
+    assert_eq!(other["status"], "sent");
+    let later = handle(&s.n, payload("user_1", "2024-01-01T14:00:00Z", 30, &jpeg))
+        .await
+        .unwrap();
+    assert_eq!(later["status"], "sent");
+    assert_eq!(s.moto.sns_sent(&s.n.config.topic_arn).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_alerts_for_one_user_send_once() {
+    let s = setup(15).await;
+    let jpeg = shared_image("zidane.jpg");
+    let n = &s.n;
+    let futs: Vec<_> = (0..6)
+        .map(|i| {
+            handle(
+                n,
+                payload("user_c", &format!("2024-01-01T12:0{i}:00Z"), 40, &jpeg),
+            )
+        })
+        .collect();
+    let results: Vec<Value> = join_all(futs)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let sent = results.iter().filter(|r| r["status"] == "sent").count();
+    assert_eq!(sent, 1, "{results:?}");
+    assert_eq!(s.moto.sns_sent(&n.config.topic_arn).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn below_threshold_monitoring_off_and_hostile_images_store_nothing() {
+    let s = setup(15).await;
+    let jpeg = shared_image("bus.jpg");
+    let below = handle(&s.n, payload("user_1", "2024-01-01T12:00:00Z", 15, &jpeg))
+        .await
+        .unwrap();
+    assert_eq!(below["status"], "skipped");
+    let mut off = payload("user_1", "2024-01-01T12:00:00Z", 99, &jpeg);
+    off["config"]["Monitoring_status"] = json!(false);
+    assert_eq!(handle(&s.n, off).await.unwrap()["status"], "skipped");
+
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x02\0\0\0".to_vec();
+    let err = handle(&s.n, payload("user_1", "2024-01-01T12:00:00Z", 50, &png))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, NotifyError::BadPayload(ref e) if e.field() == "processed_detection_image")
+    );
+
+    let mut huge = payload("user_1", "2024-01-01T12:00:00Z", 50, b"");
+    huge["processed_detection_image"] = json!("A".repeat(50 * 1024 * 1024));
+    let err = handle(&s.n, huge).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NotifyError::BadPayload(payloads::PayloadError::TooLarge { .. })
+        ),
+        "{err}"
+    );
+
+    let mut evil = payload("user_1", "2024-01-01T12:00:00Z", 50, &jpeg);
+    evil["user_id"] = json!("../../other");
+    assert!(
+        matches!(handle(&s.n, evil).await.unwrap_err(), NotifyError::BadPayload(ref e) if e.field() == "user_id")
+    );
+
+    let listed =
+        s.n.s3
+            .list_objects_v2()
+            .bucket(&s.n.config.bucket)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+    assert!(s.moto.sns_sent(&s.n.config.topic_arn).await.is_empty());
+}

@@ -1,0 +1,320 @@
+use super::*;
+use serde_json::json;
+
+fn policy() -> ValidationPolicy {
+    ValidationPolicy::default()
+}
+
+fn api_body() -> Value {
+    json!({"source":"API_GATEWAY","user_id":"user_1","streaming_URL":"https://cdn.example.com/live.m3u8",
+           "email":"user@example.com","Monitoring_status":true})
+}
+
+fn user(id: &str) -> Value {
+    json!({"user_id":id,"streaming_URL":"https://cdn.example.com/live.m3u8","email":"u@example.com","Monitoring_status":true})
+}
+
+#[test]
+fn api_gateway_direct() {
+    let e = ControllerEvent::parse(&api_body(), &policy()).unwrap();
+    match e {
+        ControllerEvent::ApiGateway { user, request_id } => {
+            assert_eq!(user.user_id, "user_1");
+            assert_eq!(user.streaming_url, "https://cdn.example.com/live.m3u8");
+            assert_eq!(user.email, "user@example.com");
+            assert!(user.monitoring_status);
+            assert_eq!(request_id, None);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn api_gateway_proxy_v1_and_v2_and_base64() {
+    let body = api_body().to_string();
+    let v1 = json!({"resource":"/run","httpMethod":"POST","body":body,"isBase64Encoded":false,
+                    "requestContext":{"requestId":"req-123"}});
+    let e = ControllerEvent::parse(&v1, &policy()).unwrap();
+    assert!(
+        matches!(e, ControllerEvent::ApiGateway { ref request_id, .. } if request_id.as_deref() == Some("req-123"))
+    );
+
+    let b64 = base64::engine::general_purpose::STANDARD.encode(body.as_bytes());
+    let v2 = json!({"version":"2.0","routeKey":"POST /run","body":b64,"isBase64Encoded":true,
+                    "requestContext":{"requestId":"req-456","http":{"method":"POST"}}});
+    let e = ControllerEvent::parse(&v2, &policy()).unwrap();
+    assert_eq!(e.source(), Source::ApiGateway);
+
+    // The API route cannot be used to start an EventBridge run.
+    let eb = json!({"source":"EVENTBRIDGE","users":[user("a")]}).to_string();
+    let proxy = json!({"httpMethod":"POST","body":eb,"requestContext":{"requestId":"r"}});
+    assert_eq!(
+        ControllerEvent::parse(&proxy, &policy())
+            .unwrap_err()
+            .field(),
+        "source"
+    );
+
+    // Missing or non-JSON body.
+    let proxy = json!({"httpMethod":"POST","requestContext":{}});
+    assert_eq!(
+        ControllerEvent::parse(&proxy, &policy())
+            .unwrap_err()
+            .field(),
+        "body"
+    );
+    let proxy = json!({"httpMethod":"POST","body":"{not json","requestContext":{}});
+    let err = ControllerEvent::parse(&proxy, &policy()).unwrap_err();
+    assert!(matches!(err, PayloadError::Json { .. }));
+    assert_eq!(err.field(), "body");
+}
+
+#[test]
+fn eventbridge_with_users_and_scheduled() {
+    let v = json!({"source":"EVENTBRIDGE","users":[user("a"),user("b")]});
+    match ControllerEvent::parse(&v, &policy()).unwrap() {
+        ControllerEvent::EventBridge { users, event_id } => {
+            assert_eq!(users.len(), 2);
+            assert_eq!(users[1].user_id, "b");
+            assert_eq!(event_id, None);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let sched = json!({"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event",
+        "source":"aws.events","account":"123456789012","time":"2024-01-01T12:00:00Z","region":"us-east-1",
+        "resources":["arn:aws:events:us-east-1:123456789012:rule/hourly"],"detail":{}});
+    assert_eq!(
+        ControllerEvent::parse(&sched, &policy()).unwrap(),
+        ControllerEvent::Scheduled {
+            event_id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa".into(),
+            time: "2024-01-01T12:00:00Z".into()
+        }
+    );
+    let no_users = json!({"source":"EVENTBRIDGE","id":"evt-1"});
+    assert!(matches!(
+        ControllerEvent::parse(&no_users, &policy()).unwrap(),
+        ControllerEvent::Scheduled { ref event_id, .. } if event_id == "evt-1"
+    ));
+    let other = json!({"source":"aws.events","detail-type":"EC2 Instance State-change Notification","id":"x"});
+    assert_eq!(
+        ControllerEvent::parse(&other, &policy())
+            .unwrap_err()
+            .field(),
+        "detail-type"
+    );
+}
+
+#[test]
+fn errors_name_the_field() {
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({}), "source"),
+        (json!([1, 2]), "event"),
+        (json!({"source":"SQS"}), "source"),
+        (
+            json!({"source":"API_GATEWAY","streaming_URL":"https://a.example.com/x","email":"a@example.com","Monitoring_status":true}),
+            "user_id",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"../../etc/passwd","streaming_URL":"https://a.example.com/x","email":"a@example.com","Monitoring_status":true}),
+            "user_id",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"file:///etc/passwd","email":"a@example.com","Monitoring_status":true}),
+            "streaming_URL",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"http://169.254.169.254/latest/meta-data/iam","email":"a@example.com","Monitoring_status":true}),
+            "streaming_URL",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"https://a.example.com/x","email":"not-an-email","Monitoring_status":true}),
+            "email",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"https://a.example.com/x","email":"a@example.com","Monitoring_status":"maybe"}),
+            "Monitoring_status",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":"https://a.example.com/x","email":"a@example.com"}),
+            "Monitoring_status",
+        ),
+        (
+            json!({"source":"API_GATEWAY","user_id":7,"streaming_URL":"https://a.example.com/x","email":"a@example.com","Monitoring_status":true}),
+            "user_id",
+        ),
+        (json!({"source":"EVENTBRIDGE","users":"all"}), "users"),
+        (
+            json!({"source":"EVENTBRIDGE","users":[user("ok"), 5]}),
+            "users[1]",
+        ),
+        (
+            json!({"source":"EVENTBRIDGE","users":[user("ok"), user("a/b")]}),
+            "users[1].user_id",
+        ),
+        (
+            json!({"source":"EVENTBRIDGE","users":[user("ok"), user("ok")]}),
+            "users[1].user_id",
+        ),
+    ];
+    for (v, field) in cases {
+        let e = ControllerEvent::parse(&v, &policy()).unwrap_err();
+        assert_eq!(e.field(), field, "{v} -> {e}");
+        assert!(e.to_string().contains(field), "{e}");
+        assert!((400..500).contains(&e.status_code()));
+    }
+}
+
+#[test]
+fn size_limits_before_parsing() {
+    let p = ValidationPolicy {
+        max_users: 3,
+        ..policy()
+    };
+    let v = json!({"source":"EVENTBRIDGE","users":[user("a"),user("b"),user("c"),user("d")]});
+    let e = ControllerEvent::parse(&v, &p).unwrap_err();
+    assert!(
+        matches!(e, PayloadError::TooLarge { ref field, size: 4, limit: 3 } if field == "users")
+    );
+
+    // A 2 MB event is refused without being parsed (it is not even valid JSON).
+    let big = vec![b'{'; 2 * 1024 * 1024];
+    let e = ControllerEvent::parse_slice(&big, &policy()).unwrap_err();
+    assert!(matches!(e, PayloadError::TooLarge { .. }));
+    assert_eq!(e.status_code(), 413);
+}
+
+fn notification(img: &str) -> Value {
+    json!({"user_id":"user_1","DATE-TIME":"2024-01-01T12:00:00Z",
+           "config":{"Monitoring_status":true,"streaming_URL":"https://cdn.example.com/live.m3u8","email":"user@example.com"},
+           "result":{"people_count":20},"processed_detection_image":img})
+}
+
+#[test]
+fn notification_roundtrip_exact_field_names() {
+    let img = base64::engine::general_purpose::STANDARD.encode([0xff, 0xd8, 0xff, 0xd9]);
+    let v = notification(&img);
+    let n = NotificationPayload::parse(&v, &policy()).unwrap();
+    assert_eq!(n.result.people_count, 20);
+    assert_eq!(n.decode_image().unwrap(), vec![0xff, 0xd8, 0xff, 0xd9]);
+    // Serialises back to exactly the design's JSON.
+    assert_eq!(serde_json::to_value(&n).unwrap(), v);
+}
+
+#[test]
+fn notification_hostile() {
+    // 50 MB of base64 is refused by length, before decoding, from bytes and from a Value.
+    let huge = "A".repeat(50 * 1024 * 1024);
+    let v = notification(&huge);
+    let e = NotificationPayload::parse(&v, &policy()).unwrap_err();
+    assert!(
+        matches!(e, PayloadError::TooLarge { ref field, .. } if field == "processed_detection_image")
+    );
+    let bytes = serde_json::to_vec(&v).unwrap();
+    let e = NotificationPayload::parse_slice(&bytes, &policy()).unwrap_err();
+    assert_eq!(e.field(), "processed_detection_image");
+
+    let mut v = notification("AAAA");
+    v["DATE-TIME"] = json!("2024-01-01T12:00:00+02:00");
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "DATE-TIME"
+    );
+    v["DATE-TIME"] = json!("../../x");
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "DATE-TIME"
+    );
+    let mut v = notification("AAAA");
+    v["user_id"] = json!("a/../../b");
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "user_id"
+    );
+    let mut v = notification("AAAA");
+    v["result"]["people_count"] = json!(-3);
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "result.people_count"
+    );
+    let mut v = notification("AAAA");
+    v["config"]["streaming_URL"] = json!("http://127.0.0.1/");
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "config.streaming_URL"
+    );
+    let n = NotificationPayload::parse(&notification("!!!notbase64"), &policy()).unwrap();
+    assert_eq!(
+        n.decode_image().unwrap_err().field(),
+        "processed_detection_image"
+    );
+}
+
+#[test]
+fn task_payload_roundtrip() {
+    let u = UserConfig {
+        user_id: "user_1".into(),
+        streaming_url: "https://cdn.example.com/live.m3u8".into(),
+        email: "user@example.com".into(),
+        monitoring_status: true,
+    };
+    let t = TaskPayload::new(Source::EventBridge, "evt-1", &u);
+    let s = t.to_json();
+    let v: Value = serde_json::from_str(&s).unwrap();
+    assert_eq!(v["streaming_URL"], "https://cdn.example.com/live.m3u8");
+    assert_eq!(v["source"], "EVENTBRIDGE");
+    assert_eq!(v["run_id"], "evt-1");
+    assert_eq!(TaskPayload::parse(&s, &policy()).unwrap(), t);
+    // The task re-validates: a tampered payload is refused.
+    let bad = s.replace("user_1", "../user_1");
+    assert_eq!(
+        TaskPayload::parse(&bad, &policy()).unwrap_err().field(),
+        "user_id"
+    );
+    let bad = s.replace("evt-1", "evt 1/");
+    assert_eq!(
+        TaskPayload::parse(&bad, &policy()).unwrap_err().field(),
+        "run_id"
+    );
+}
+
+#[test]
+fn run_user_key_is_deterministic() {
+    let a = run_user_key("run-1", "user_1");
+    assert_eq!(a.len(), 32);
+    assert_eq!(a, run_user_key("run-1", "user_1"));
+    assert_ne!(a, run_user_key("run-1", "user_2"));
+    assert_ne!(a, run_user_key("run-2", "user_1"));
+    // No ambiguity between ("ab","c") and ("a","bc").
+    assert_ne!(run_user_key("ab", "c"), run_user_key("a", "bc"));
+}
+
+#[test]
+fn csv_line() {
+    let r = JobResult {
+        run_id: "evt-1".into(),
+        user_id: "user_1".into(),
+        source: Source::EventBridge,
+        date_time: "2024-01-01T12:00:00Z".into(),
+        streaming_url: "https://x.example.com/a".into(),
+        people_count: 4,
+        frames_analyzed: 25,
+    };
+    assert_eq!(
+        r.csv_line(),
+        "2024-01-01T12:00:00Z,user_1,4,25,EVENTBRIDGE,evt-1"
+    );
+    assert_eq!(
+        JobResult::CSV_HEADER.split(',').count(),
+        r.csv_line().split(',').count()
+    );
+}
