@@ -1,8 +1,11 @@
 //! `footfall`: the local runner. Counts people in images and streams on one machine.
 
+mod count;
 mod detect;
 mod logging;
 mod model_args;
+mod run_schedule;
+mod users;
 
 use std::process::ExitCode;
 
@@ -26,6 +29,12 @@ struct Cli {
 enum Command {
     /// Detect people and objects in image files.
     Detect(detect::DetectArgs),
+    /// Count people in a video file or stream (one job): per-sample counts and a summary.
+    Count(count::CountArgs),
+    /// Manage monitored users (the config table): add, list, enable, disable, remove.
+    Users(users::UsersArgs),
+    /// On each tick of an EventBridge schedule, count people for every monitored user.
+    RunSchedule(run_schedule::RunScheduleArgs),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +42,9 @@ fn main() -> ExitCode {
     logging::init(cli.log_format, cli.verbose);
     let outcome = match cli.command {
         Command::Detect(args) => detect::run(args),
+        Command::Count(args) => count::run(args),
+        Command::Users(args) => users::run(args),
+        Command::RunSchedule(args) => run_schedule::run(args),
     };
     match outcome {
         Ok(true) => ExitCode::SUCCESS,

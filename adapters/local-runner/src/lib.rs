@@ -4,6 +4,8 @@
 pub mod alerts;
 pub mod cli;
 pub mod csv_log;
+#[cfg(feature = "detector")]
+pub mod detector;
 pub mod job;
 pub mod logging;
 pub mod retention;

@@ -1,0 +1,40 @@
+//! `footfall run-schedule --cron EXPR`: every tick, one job per monitored user.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use detector_core::Detector;
+use frame_source::YtDlpResolver;
+
+use crate::model_args::{ModelArgs, ThresholdArgs};
+use local_runner::detector::DetectorCounter;
+
+#[derive(Debug, Args)]
+pub struct RunScheduleArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    #[command(flatten)]
+    pub schedule: local_runner::cli::RunScheduleArgs,
+}
+
+pub fn run(args: RunScheduleArgs) -> anyhow::Result<bool> {
+    // Check the expression before the (slow) detector load.
+    local_runner::schedule::Schedule::parse(&args.schedule.cron)?;
+    let config = args.model.detector_config(args.thresholds.postprocess());
+    let detector = Detector::new(config).context("loading the detector")?;
+    let counter = Arc::new(DetectorCounter::new(detector));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let stdout = std::io::stdout();
+    runtime.block_on(local_runner::cli::run_schedule(
+        &args.schedule,
+        counter,
+        Arc::new(YtDlpResolver::default()),
+        &mut stdout.lock(),
+    ))?;
+    Ok(true)
+}

@@ -1,0 +1,43 @@
+//! The detector as the local runner's people counter.
+
+use std::sync::Mutex;
+
+use crate::job::{CounterError, PeopleCounter};
+use detector_core::{Detector, annotate, count_people_in, encode_jpeg};
+use image::RgbImage;
+
+/// JPEG quality of annotated pictures (files and alert attachments).
+const ANNOTATED_JPEG_QUALITY: u8 = 85;
+
+/// Wraps a [`Detector`]. Inference is serialised: on a small machine concurrent forward passes
+/// only compete for the same cores, and it keeps the counter `Sync` whatever the backend is.
+pub struct DetectorCounter {
+    detector: Mutex<Detector>,
+}
+
+impl DetectorCounter {
+    pub fn new(detector: Detector) -> Self {
+        Self {
+            detector: Mutex::new(detector),
+        }
+    }
+
+    fn detector(&self) -> Result<std::sync::MutexGuard<'_, Detector>, CounterError> {
+        self.detector
+            .lock()
+            .map_err(|_| "the detector panicked earlier".into())
+    }
+}
+
+impl PeopleCounter for DetectorCounter {
+    fn count(&self, frames: &[RgbImage]) -> Result<Vec<usize>, CounterError> {
+        Ok(self.detector()?.count_people(frames)?.per_frame)
+    }
+
+    fn annotated_jpeg(&self, frame: &RgbImage) -> Result<Vec<u8>, CounterError> {
+        let detections = self.detector()?.detect(std::slice::from_ref(frame))?;
+        let detections = detections.first().map(Vec::as_slice).unwrap_or_default();
+        let image = annotate(frame, detections, count_people_in(detections));
+        Ok(encode_jpeg(&image, ANNOTATED_JPEG_QUALITY)?)
+    }
+}
