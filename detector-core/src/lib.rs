@@ -1,1 +1,37 @@
-pub fn _x() {}
+//! # detector-core
+//!
+//! People detection and counting with YOLOX (Megvii, Apache-2.0 weights) in pure Rust on
+//! [Burn](https://burn.dev), on the CPU or through wgpu.
+//!
+//! ```no_run
+//! use detector_core::{Detector, DetectorConfig, load_image};
+//! let detector = Detector::new(DetectorConfig::default())?;
+//! let frame = load_image(std::path::Path::new("street.jpg"))?;
+//! let count = detector.count_people(&[frame])?;
+//! println!("{} people", count.max);
+//! # Ok::<(), detector_core::DetectorError>(())
+//! ```
+//!
+//! The modules follow the data path: [`frame`] (decode) -> [`preprocess`] (letterbox) ->
+//! [`model`] (network) -> [`postprocess`] (decode boxes, NMS) -> [`count`] -> [`annotate`].
+
+pub mod annotate;
+pub mod backend;
+pub mod count;
+pub mod detector;
+pub mod error;
+pub mod frame;
+pub mod model;
+pub mod postprocess;
+pub mod preprocess;
+pub mod weights;
+
+pub use annotate::{annotate, class_name, encode_jpeg, to_base64};
+pub use backend::BackendChoice;
+pub use count::PeopleCount;
+pub use detector::{Detector, DetectorConfig, NUM_CLASSES, count_people_in};
+pub use error::{DetectorError, WeightsError};
+pub use frame::{decode_image, load_image};
+pub use model::ModelSize;
+pub use postprocess::{ClassFilter, Detection, NmsMode, PostprocessConfig};
+pub use preprocess::Letterbox;

@@ -1,0 +1,76 @@
+//! Errors of the frame source. Library code never panics on bad input; everything that can go
+//! wrong with a source, a URL or a stream ends up here.
+
+use std::time::Duration;
+
+/// Why a source could not be opened or read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FrameSourceError {
+    #[error("empty source: give a file path or a URL")]
+    EmptySource,
+
+    #[error(
+        "unsupported URL scheme `{scheme}` in `{source_text}` (supported: file paths, file://, http://, https://, rtsp://, rtsps://)"
+    )]
+    UnsupportedScheme { scheme: String, source_text: String },
+
+    #[error("invalid URL `{source_text}`: {reason}")]
+    InvalidUrl { source_text: String, reason: String },
+
+    #[error("invalid sampling policy: {0}")]
+    InvalidPolicy(String),
+
+    #[error(
+        "page URL `{url}` needs `yt-dlp` to find its media URL, but `{program}` could not be run: {reason}. Install yt-dlp (e.g. `pip install yt-dlp`) or set FOOTFALL_YTDLP to its path"
+    )]
+    ResolverMissing {
+        url: String,
+        program: String,
+        reason: String,
+    },
+
+    #[error("could not resolve page URL `{url}` to a media URL: {reason}")]
+    ResolveFailed { url: String, reason: String },
+
+    #[error("file not found: {0}")]
+    NotFound(String),
+
+    #[error("could not open `{locator}`: {reason}")]
+    Open { locator: String, reason: String },
+
+    #[error("`{locator}` is not a decodable video ({reason})")]
+    InvalidData { locator: String, reason: String },
+
+    #[error("`{locator}` has no video stream")]
+    NoVideoStream { locator: String },
+
+    #[error("no decoder available for codec `{codec}`")]
+    UnsupportedCodec { codec: String },
+
+    #[error("frame of {width}x{height} exceeds the limit of {max_pixels} pixels")]
+    FrameTooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+
+    #[error("connecting took longer than {0:?}")]
+    ConnectTimeout(Duration),
+
+    #[error("no data for {0:?} (stream stalled)")]
+    Stalled(Duration),
+
+    #[error("stream read failed: {0}")]
+    Read(String),
+
+    #[error("decoding failed: {0}")]
+    Decode(String),
+
+    #[error("pixel conversion failed: {0}")]
+    Convert(String),
+
+    #[error("the frame source thread could not be started: {0}")]
+    Thread(String),
+}
+
+pub type Result<T, E = FrameSourceError> = std::result::Result<T, E>;

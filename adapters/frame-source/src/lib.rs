@@ -1,0 +1,33 @@
+//! Sampled RGB frames from files, HTTP(S) progressive files, HLS playlists, RTSP cameras and page
+//! URLs (through `yt-dlp`), decoded by FFmpeg on a thread and handed out in batches through a
+//! bounded channel, so decoding overlaps with inference.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use frame_source::{FrameStream, JobOptions, SamplingPolicy, SourceSpec, YtDlpResolver};
+//!
+//! let spec = SourceSpec::parse("http://127.0.0.1:8000/people.m3u8")?.resolve(&YtDlpResolver::default())?;
+//! let options = JobOptions { sampling: SamplingPolicy::Every(Duration::from_secs(1)), ..Default::default() };
+//! let mut stream = FrameStream::open(spec, options)?;
+//! for batch in stream.by_ref() {
+//!     for frame in &batch {
+//!         println!("t={:.2}s {}x{}", frame.t, frame.image.width(), frame.image.height());
+//!     }
+//! }
+//! let report = stream.finish();
+//! println!("health: {}", report.health);
+//! # Ok::<(), frame_source::FrameSourceError>(())
+//! ```
+
+mod decode;
+mod error;
+mod sampling;
+mod source;
+mod stream;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use error::{FrameSourceError, Result};
+pub use sampling::{Decision, Sampler, SamplingPolicy};
+pub use source::{SourceKind, SourceSpec, UrlResolver, YtDlpResolver};
+pub use stream::{FrameStream, JobOptions, JobReport, Limits, SampledFrame, StreamHealth, collect};

@@ -1,0 +1,490 @@
+//! Real decoding of the shared test video over real loopback HTTP servers.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use frame_source::{
+    FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth,
+    UrlResolver, collect,
+};
+
+fn shared() -> PathBuf {
+    shared_dir().unwrap_or_else(|message| panic!("{message}"))
+}
+
+fn manifest() -> serde_json::Value {
+    let text =
+        std::fs::read_to_string(shared().join("video/manifest.json")).expect("manifest.json");
+    serde_json::from_str(&text).expect("manifest.json is JSON")
+}
+
+/// Limits small enough that fault tests finish in seconds.
+fn quick_limits() -> Limits {
+    Limits {
+        connect_timeout: Duration::from_secs(3),
+        read_timeout: Duration::from_secs(2),
+        max_job_duration: Duration::from_secs(30),
+        max_reconnects: 2,
+        backoff_initial: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(400),
+        ..Limits::default()
+    }
+}
+
+fn options(sampling: SamplingPolicy) -> JobOptions {
+    JobOptions {
+        sampling,
+        limits: quick_limits(),
+        ..JobOptions::default()
+    }
+}
+
+fn hls_server(fault: Fault) -> LoopbackServer {
+    LoopbackServer::serve_dir(&shared().join("video/hls"), fault).expect("loopback server")
+}
+
+#[test]
+fn hls_over_loopback_gives_every_frame_with_manifest_timestamps() {
+    let manifest = manifest();
+    let server = hls_server(Fault::None);
+    let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+    let mut stream = FrameStream::open(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    let mut frames = Vec::new();
+    for batch in stream.by_ref() {
+        assert!(!batch.is_empty() && batch.len() <= JobOptions::default().batch_size);
+        frames.extend(batch);
+    }
+    let report = stream.finish();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(frames.len() as u64, manifest["frames"].as_u64().unwrap());
+    let fps = manifest["fps"].as_f64().unwrap();
+    for (i, frame) in frames.iter().enumerate() {
+        assert!(
+            (frame.t - i as f64 / fps).abs() < 1e-3,
+            "frame {i} at t={}",
+            frame.t
+        );
+        assert_eq!(frame.index, i as u64);
+        assert_eq!(
+            frame.image.dimensions(),
+            (
+                manifest["width"].as_u64().unwrap() as u32,
+                manifest["height"].as_u64().unwrap() as u32
+            )
+        );
+    }
+    // Each frame's second maps to the manifest's frame ranges.
+    for second in manifest["per_second"].as_array().unwrap() {
+        let range = second["frames"].as_array().unwrap();
+        let (first, last) = (
+            range[0].as_u64().unwrap() as usize,
+            range[1].as_u64().unwrap() as usize,
+        );
+        let s = second["second"].as_f64().unwrap();
+        assert!(frames[first].t >= s - 1e-3 && frames[last].t < s + 1.0);
+    }
+    assert!(
+        report.live.eq(&false) && report.source_duration.is_some(),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn hls_one_frame_per_second_is_taken_at_whole_seconds() {
+    let server = hls_server(Fault::None);
+    let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+    let (frames, report) =
+        collect(spec, options(SamplingPolicy::Every(Duration::from_secs(1)))).unwrap();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    let times: Vec<f64> = frames.iter().map(|f| f.t).collect();
+    assert_eq!(times.len(), 10, "{times:?}");
+    for (i, t) in times.iter().enumerate() {
+        assert!((t - i as f64).abs() < 1e-3, "{times:?}");
+    }
+    // Every frame was decoded, but only the taken ones were converted.
+    assert_eq!(report.frames_decoded, 250);
+    assert_eq!(report.frames_sampled, 10);
+}
+
+#[test]
+fn spread_policy_on_the_mp4_file() {
+    let path = shared().join("video/people_10s_640x480.mp4");
+    let spec = SourceSpec::parse(path.to_str().unwrap()).unwrap();
+    let sampling = SamplingPolicy::Spread {
+        frames: 5,
+        window: Duration::from_secs(10),
+    };
+    let (frames, report) = collect(spec, options(sampling)).unwrap();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    let times: Vec<f64> = frames.iter().map(|f| f.t).collect();
+    assert_eq!(times.len(), 5);
+    for (i, t) in times.iter().enumerate() {
+        assert!((t - 2.0 * i as f64).abs() < 1e-3, "{times:?}");
+    }
+}
+
+#[test]
+fn seeking_gives_the_same_frames_as_decoding_everything() {
+    let path = shared().join("video/people_10s_640x480.mp4");
+    let spec = SourceSpec::parse(path.to_str().unwrap()).unwrap();
+    let sampling = SamplingPolicy::Every(Duration::from_millis(2500));
+    let (seek_frames, seek_report) = collect(
+        spec.clone(),
+        JobOptions {
+            seek: true,
+            ..options(sampling)
+        },
+    )
+    .unwrap();
+    let (linear_frames, linear_report) = collect(
+        spec,
+        JobOptions {
+            seek: false,
+            ..options(sampling)
+        },
+    )
+    .unwrap();
+    assert_eq!(seek_report.health, StreamHealth::Ok, "{seek_report:?}");
+    assert_eq!(linear_report.health, StreamHealth::Ok);
+    assert!(seek_report.seeks > 0, "{seek_report:?}");
+    assert!(
+        seek_report.frames_decoded < linear_report.frames_decoded,
+        "{seek_report:?}"
+    );
+    assert_eq!(seek_frames.len(), 4);
+    assert_eq!(seek_frames.len(), linear_frames.len());
+    for (a, b) in seek_frames.iter().zip(&linear_frames) {
+        assert!((a.t - b.t).abs() < 1e-6, "{} vs {}", a.t, b.t);
+        assert!(a.image == b.image, "pixels differ at t={}", a.t);
+    }
+}
+
+#[test]
+fn progressive_http_mp4_with_ranges() {
+    let server = LoopbackServer::serve_dir(&shared().join("video"), Fault::None).unwrap();
+    let spec = SourceSpec::parse(&server.url("people_10s_640x480.mp4")).unwrap();
+    let (frames, report) =
+        collect(spec, options(SamplingPolicy::Every(Duration::from_secs(2)))).unwrap();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(frames.len(), 5);
+}
+
+#[test]
+fn connection_dropped_mid_segment_ends_early_without_hanging() {
+    let server = hls_server(Fault::DropAfterSegments(2));
+    let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+    let started = Instant::now();
+    let (frames, report) =
+        collect(spec, options(SamplingPolicy::Every(Duration::from_secs(1)))).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(report.health, StreamHealth::EndedEarly, "{report:?}");
+    assert!(report.error.is_some());
+    // The first two segments (4 s) arrived intact; the halves of the others leave gaps.
+    assert!(
+        frames.len() >= 4 && frames.len() < 10,
+        "{} frames",
+        frames.len()
+    );
+    assert!(report.gap_seconds >= 2.0, "{report:?}");
+}
+
+#[test]
+fn stalled_server_is_reported_within_the_limits() {
+    let server = hls_server(Fault::StallAfterSegments(1));
+    let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.read_timeout = Duration::from_millis(800);
+    limits.max_reconnects = 1;
+    let started = Instant::now();
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            report.health,
+            StreamHealth::Stalled | StreamHealth::EndedEarly
+        ),
+        "{report:?}"
+    );
+    assert!(!frames.is_empty());
+}
+
+#[test]
+fn job_duration_limit_ends_a_job() {
+    let server = hls_server(Fault::StallAfterSegments(0));
+    let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.read_timeout = Duration::from_secs(60);
+    limits.max_job_duration = Duration::from_secs(2);
+    let started = Instant::now();
+    let (_, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::EveryNth(1))
+        },
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "took {:?}",
+        started.elapsed()
+    );
+    // Half of the first segment arrives, then nothing: the job ends at its limit, not Ok.
+    assert_ne!(report.health, StreamHealth::Ok, "{report:?}");
+    assert!(report.frames_sampled < 50, "{report:?}");
+}
+
+#[test]
+fn missing_url_is_unavailable() {
+    let server = hls_server(Fault::None);
+    let spec = SourceSpec::parse(&server.url("missing.m3u8")).unwrap();
+    let started = Instant::now();
+    let (frames, report) = collect(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert!(frames.is_empty());
+    let message = report.error.unwrap().to_string();
+    assert!(
+        message.contains("404") || message.contains("Not Found"),
+        "{message}"
+    );
+}
+
+#[test]
+fn refused_connection_is_unavailable() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let spec = SourceSpec::parse(&format!("http://127.0.0.1:{port}/people.m3u8")).unwrap();
+    let (_, report) = collect(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+}
+
+#[test]
+fn corrupt_bytes_are_a_clear_error() {
+    let garbage: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut files = HashMap::new();
+    files.insert("/garbage.mp4".to_string(), garbage.clone());
+    let server = LoopbackServer::start(None, files, Fault::None).unwrap();
+    let spec = SourceSpec::parse(&server.url("garbage.mp4")).unwrap();
+    let (_, report) = collect(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert!(
+        matches!(report.error, Some(FrameSourceError::InvalidData { .. })),
+        "{report:?}"
+    );
+    assert!(
+        report
+            .error
+            .unwrap()
+            .to_string()
+            .contains("not a decodable video")
+    );
+
+    let path = std::env::temp_dir().join(format!("footfall-garbage-{}.mp4", std::process::id()));
+    std::fs::write(&path, &garbage).unwrap();
+    let spec = SourceSpec::parse(path.to_str().unwrap()).unwrap();
+    let (_, report) = collect(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert!(
+        matches!(report.error, Some(FrameSourceError::InvalidData { .. })),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn truncated_file_is_not_reported_as_ok() {
+    // An mp4 declares its duration, so a cut-off copy is detected (a cut-off MPEG-TS file cannot
+    // be told from a short one: FFmpeg estimates its duration from what is there).
+    let bytes = std::fs::read(shared().join("video/people_10s_640x480.mp4")).unwrap();
+    let path = std::env::temp_dir().join(format!("footfall-truncated-{}.mp4", std::process::id()));
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let spec = SourceSpec::parse(path.to_str().unwrap()).unwrap();
+    let (frames, report) = collect(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert!(frames.len() < 250, "{report:?}");
+    assert!(
+        matches!(
+            report.health,
+            StreamHealth::EndedEarly | StreamHealth::Unavailable
+        ),
+        "{report:?}"
+    );
+    assert!(report.error.is_some(), "{report:?}");
+    // A local file is not reopened.
+    assert_eq!(report.reconnects, 0, "{report:?}");
+}
+
+#[test]
+fn missing_file_is_unavailable() {
+    let spec = SourceSpec::parse("/nonexistent/video.mp4").unwrap();
+    let (_, report) = collect(spec, options(SamplingPolicy::EveryNth(1))).unwrap();
+    assert_eq!(report.health, StreamHealth::Unavailable);
+    assert!(
+        matches!(report.error, Some(FrameSourceError::NotFound(_))),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn oversized_frames_are_refused() {
+    let path = shared().join("video/people_10s_640x480.mp4");
+    let spec = SourceSpec::parse(path.to_str().unwrap()).unwrap();
+    let mut opts = options(SamplingPolicy::EveryNth(1));
+    opts.limits.max_frame_pixels = 320 * 240;
+    let (frames, report) = collect(spec, opts).unwrap();
+    assert!(frames.is_empty());
+    assert_eq!(report.health, StreamHealth::Unavailable);
+    assert!(
+        matches!(
+            report.error,
+            Some(FrameSourceError::FrameTooLarge {
+                width: 640,
+                height: 480,
+                ..
+            })
+        ),
+        "{report:?}"
+    );
+}
+
+struct LoopbackResolver(String);
+impl UrlResolver for LoopbackResolver {
+    fn resolve(&self, _page_url: &str) -> frame_source::Result<String> {
+        Ok(self.0.clone())
+    }
+}
+
+#[test]
+fn page_url_is_decoded_through_the_resolver() {
+    let server = hls_server(Fault::None);
+    let resolver = LoopbackResolver(server.url("people.m3u8"));
+    let spec = SourceSpec::parse("https://www.youtube.com/watch?v=people")
+        .and_then(|spec| spec.resolve(&resolver))
+        .unwrap();
+    let (frames, report) =
+        collect(spec, options(SamplingPolicy::Every(Duration::from_secs(5)))).unwrap();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(frames.len(), 2);
+    // An unresolved page URL is refused before any thread starts.
+    let unresolved = SourceSpec::parse("https://youtu.be/x").unwrap();
+    assert!(FrameStream::open(unresolved, JobOptions::default()).is_err());
+}
+
+#[test]
+fn dropping_a_stream_early_stops_the_job() {
+    let server = hls_server(Fault::None);
+    let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+    let mut stream = FrameStream::open(
+        spec,
+        JobOptions {
+            batch_size: 1,
+            ..options(SamplingPolicy::EveryNth(1))
+        },
+    )
+    .unwrap();
+    assert!(stream.next_batch().is_some());
+    stream.cancel();
+    let report = stream.finish();
+    assert!(report.frames_decoded < 250, "{report:?}");
+}
+
+#[test]
+fn live_stream_that_stops_is_reconnected_then_reported_unhealthy() {
+    // A live playlist (no ENDLIST) that never gains a segment: FFmpeg plays what is there, waits
+    // for more and gives up (EOF) or the job notices the stall; either way the job reconnects with
+    // backoff, keeps time moving forward across connections, and finally reports the stream as
+    // unhealthy, never as Ok.
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+                    #EXTINF:2.000000,\nseg_000.ts\n#EXTINF:2.000000,\nseg_001.ts\n#EXTINF:2.000000,\nseg_002.ts\n";
+    let mut files = HashMap::new();
+    files.insert("/live.m3u8".to_string(), playlist.as_bytes().to_vec());
+    let server =
+        LoopbackServer::start(Some(&shared().join("video/hls")), files, Fault::None).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.read_timeout = Duration::from_millis(1000);
+    limits.max_reconnects = 2;
+    let started = Instant::now();
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.reconnects, 2, "{report:?}");
+    assert!(
+        matches!(
+            report.health,
+            StreamHealth::Stalled | StreamHealth::EndedEarly
+        ),
+        "{report:?}"
+    );
+    assert!(report.error.is_some(), "{report:?}");
+    // Three connections of 6 s each, sampled once per second, with time always moving forward.
+    assert!(frames.len() >= 15, "{} frames: {report:?}", frames.len());
+    assert!(
+        frames.windows(2).all(|pair| pair[1].t > pair[0].t),
+        "{:?}",
+        frames.iter().map(|f| f.t).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn live_stream_sampled_until_the_job_limit_is_ok() {
+    let server = LoopbackServer::serve_live_hls(&shared().join("video/hls")).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.max_job_duration = Duration::from_secs(5);
+    limits.read_timeout = Duration::from_secs(4);
+    let started = Instant::now();
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(5) && elapsed < Duration::from_secs(8),
+        "took {elapsed:?}"
+    );
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(report.error, None);
+    assert_eq!(report.reconnects, 0);
+    // The 6 s window arrives at once, then about one new second per second of wall time.
+    assert!(frames.len() >= 8, "{} frames: {report:?}", frames.len());
+    assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+}

@@ -1,0 +1,547 @@
+//! Command-line pieces shared by the `footfall` subcommands `count`, `users` and `run-schedule`
+//! (clap argument groups and their behaviour), independent of the detector.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use frame_source::{JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth, UrlResolver};
+use results_store::{NewUser, Store, StoreError, User};
+
+use crate::job::{CountReport, JobError, PeopleCounter, run_count_job};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Job(#[from] JobError),
+    #[error(transparent)]
+    Source(#[from] frame_source::FrameSourceError),
+}
+
+/// Parses `500ms`, `10s`, `5m`, `1h`, `2d` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 10s, 5m, 1h, 2d)"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" | "sec" | "secs" => value,
+        "m" | "min" | "mins" => value * 60.0,
+        "h" | "hour" | "hours" => value * 3600.0,
+        "d" | "day" | "days" => value * 86_400.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit `{other}` in `{text}` (use ms, s, m, h, d)"
+            ));
+        }
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(format!("duration `{text}` must be positive"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("duration `{text}`: {err}"))
+}
+
+/// `--frames N --window D` | `--every T` | `--every-nth K`.
+#[derive(Debug, Clone, Args)]
+pub struct SamplingArgs {
+    /// Frames to sample, spread over --window.
+    #[arg(long, requires = "window", conflicts_with_all = ["every", "every_nth"])]
+    pub frames: Option<u32>,
+    /// Window for --frames (e.g. 60s).
+    #[arg(long, value_parser = parse_duration, requires = "frames")]
+    pub window: Option<Duration>,
+    /// One frame every T of stream time (e.g. 10s). Default: 1s.
+    #[arg(long, value_parser = parse_duration, conflicts_with = "every_nth")]
+    pub every: Option<Duration>,
+    /// Every k-th decoded frame.
+    #[arg(long)]
+    pub every_nth: Option<u32>,
+}
+
+impl SamplingArgs {
+    /// The policy asked for, or one frame per second.
+    pub fn policy(&self) -> SamplingPolicy {
+        self.policy_or(SamplingPolicy::Every(Duration::from_secs(1)))
+    }
+
+    pub fn policy_or(&self, default: SamplingPolicy) -> SamplingPolicy {
+        match (self.frames, self.window, self.every, self.every_nth) {
+            (Some(frames), Some(window), _, _) => SamplingPolicy::Spread { frames, window },
+            (_, _, Some(every), _) => SamplingPolicy::Every(every),
+            (_, _, _, Some(k)) => SamplingPolicy::EveryNth(k),
+            _ => default,
+        }
+    }
+}
+
+/// Bounds on one job (`Limits`).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Give up opening the source after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "15s")]
+    pub connect_timeout: Duration,
+    /// A stream with no data for this long is stalled.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub read_timeout: Duration,
+    /// Wall-clock limit of one job, reconnects included.
+    #[arg(long, value_parser = parse_duration, default_value = "5m")]
+    pub max_duration: Duration,
+    /// Reconnect attempts when a live stream drops.
+    #[arg(long, default_value_t = 3)]
+    pub max_reconnects: u32,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            max_job_duration: self.max_duration,
+            max_reconnects: self.max_reconnects,
+            ..Limits::default()
+        }
+    }
+}
+
+/// `footfall count` arguments other than the detector's (model, weights, backend, thresholds).
+#[derive(Debug, Clone, Args)]
+pub struct CountArgs {
+    /// File path, http(s) file, HLS playlist, rtsp:// URL, or a page URL (needs yt-dlp).
+    pub source: String,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Frames per batch handed to the counter; not a flag here because the detector's own
+    /// options (`--batch`) set it.
+    #[arg(skip = 8usize)]
+    pub batch: usize,
+    /// One JSON document on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the annotated frame with the highest count into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub annotate: Option<PathBuf>,
+}
+
+/// What `footfall count` produced.
+#[derive(Debug, Clone)]
+pub struct CountOutcome {
+    pub report: CountReport,
+    pub annotated: Option<PathBuf>,
+}
+
+impl CountOutcome {
+    /// Process exit status: 0 when the stream was healthy, 3 otherwise (the report is still printed).
+    pub fn exit_code(&self) -> i32 {
+        if self.report.health == StreamHealth::Ok {
+            0
+        } else {
+            3
+        }
+    }
+}
+
+/// Runs `footfall count`: one job, per-sample lines (or JSON), summary, annotated picture.
+/// A progress bar goes to stderr when it is a terminal and `--json` is off.
+pub fn run_count(
+    args: &CountArgs,
+    counter: &dyn PeopleCounter,
+    resolver: &dyn UrlResolver,
+    out: &mut dyn Write,
+) -> Result<CountOutcome, CliError> {
+    let spec = SourceSpec::parse(&args.source)?.resolve(resolver)?;
+    let options = JobOptions {
+        sampling: args.sampling.policy(),
+        limits: args.limits.limits(),
+        batch_size: args.batch.max(1),
+        ..JobOptions::default()
+    };
+    let progress = (!args.json && std::io::stderr().is_terminal()).then(|| {
+        let bar = match options.sampling {
+            SamplingPolicy::Spread { frames, .. } => indicatif::ProgressBar::new(u64::from(frames)),
+            _ => indicatif::ProgressBar::new_spinner(),
+        };
+        bar.set_message("opening source");
+        bar
+    });
+    let mut lines = Vec::new();
+    let report = run_count_job(spec, options, counter, &mut |samples| {
+        for sample in samples {
+            if !args.json {
+                lines.push(format!("t={:>8.2}s  people={}", sample.t, sample.people));
+            }
+            if let Some(bar) = &progress {
+                bar.inc(1);
+                bar.set_message(format!("t={:.1}s people={}", sample.t, sample.people));
+            }
+        }
+    })?;
+    if let Some(bar) = &progress {
+        bar.finish_and_clear();
+    }
+    let stream = &report.stream;
+    tracing::info!(
+        health = %report.health,
+        frames = report.frames(),
+        frames_decoded = stream.frames_decoded,
+        elapsed_ms = stream.elapsed.as_millis() as u64,
+        decode_ms = stream.decode_time.as_millis() as u64,
+        rgb_ms = stream.convert_time.as_millis() as u64,
+        count_ms = report.count_time.as_millis() as u64,
+        wait_for_frames_ms = report.wait_time.as_millis() as u64,
+        "count job finished"
+    );
+    let annotated = match (&args.annotate, &report.busiest) {
+        (Some(dir), Some(busiest)) => {
+            let jpeg = counter
+                .annotated_jpeg(&busiest.image)
+                .map_err(|err| CliError::Job(JobError::Counter(err)))?;
+            std::fs::create_dir_all(dir)?;
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let path = dir.join(format!(
+                "footfall-{stamp}-t{:.2}s-{}p.jpg",
+                busiest.t, busiest.people
+            ));
+            std::fs::write(&path, jpeg)?;
+            Some(path)
+        }
+        _ => None,
+    };
+    if args.json {
+        serde_json::to_writer(&mut *out, &report.to_json(annotated.as_deref()))
+            .map_err(std::io::Error::other)?;
+        writeln!(out)?;
+    } else {
+        for line in &lines {
+            writeln!(out, "{line}")?;
+        }
+        let show = |value: Option<usize>| value.map_or_else(|| "-".to_string(), |v| v.to_string());
+        writeln!(
+            out,
+            "health={} frames={} max={} median={} p90={}",
+            report.health,
+            report.frames(),
+            show(report.max),
+            show(report.median),
+            show(report.p90)
+        )?;
+        if let Some(error) = &report.stream.error {
+            writeln!(out, "stream: {error}")?;
+        }
+        if let Some(path) = &annotated {
+            writeln!(out, "annotated: {}", path.display())?;
+        }
+    }
+    Ok(CountOutcome { report, annotated })
+}
+
+/// `footfall run-schedule` arguments other than the detector's.
+#[derive(Debug, Clone, Args)]
+pub struct RunScheduleArgs {
+    /// EventBridge schedule, UTC: `cron(0 * * * ? *)`, the six cron fields alone
+    /// (`0 0/1 * * ? *`), or `rate(1 hour)`.
+    #[arg(long, value_name = "EXPRESSION")]
+    pub cron: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Jobs running at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Delete annotated pictures older than this many days (0 keeps them).
+    #[arg(long, default_value_t = 30)]
+    pub retention_days: u32,
+    /// Minimum time between two alert emails for the same user.
+    #[arg(long, value_parser = parse_duration, default_value = "1h")]
+    pub cooldown: Duration,
+    /// SMTP server for alerts (smtp://host:port, smtp://user:pass@host:587?tls=required,
+    /// smtps://host:465). Without it, alerts are log lines.
+    #[arg(long, env = "FOOTFALL_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender address of alert emails.
+    #[arg(long, env = "FOOTFALL_SMTP_FROM", default_value = "footfall@localhost")]
+    pub smtp_from: String,
+    /// Run one tick now and exit (for tests and for an external scheduler such as cron).
+    #[arg(long)]
+    pub once: bool,
+}
+
+/// Default sampling of scheduled jobs: 10 frames over 30 s, so an every-minute schedule never
+/// overlaps itself.
+pub const SCHEDULE_DEFAULT_SAMPLING: SamplingPolicy = SamplingPolicy::Spread {
+    frames: 10,
+    window: Duration::from_secs(30),
+};
+
+/// Runs `footfall run-schedule` until Ctrl-C (or one tick with `--once`).
+pub async fn run_schedule(
+    args: &RunScheduleArgs,
+    counter: std::sync::Arc<dyn PeopleCounter>,
+    resolver: std::sync::Arc<dyn UrlResolver>,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use crate::alerts::{Alerter, SmtpSettings};
+    use crate::schedule::Schedule;
+    use crate::scheduler::{Scheduler, SchedulerConfig};
+
+    let schedule = Schedule::parse(&args.cron).map_err(|err| CliError::Usage(err.to_string()))?;
+    let smtp = args.smtp_url.as_ref().map(|url| SmtpSettings {
+        url: url.clone(),
+        from: args.smtp_from.clone(),
+    });
+    let alerter = Alerter::new(
+        smtp,
+        chrono::Duration::from_std(args.cooldown).unwrap_or(chrono::Duration::MAX),
+    )
+    .map_err(|err| CliError::Usage(err.to_string()))?;
+    if !alerter.smtp_configured() {
+        tracing::warn!(
+            "no SMTP server configured (--smtp-url / FOOTFALL_SMTP_URL): alerts will be log lines"
+        );
+    }
+    let store = args.store.connect().await?;
+    let config = SchedulerConfig {
+        data_dir: args.store.data_dir.clone(),
+        concurrency: args.concurrency.max(1),
+        image_retention_days: args.retention_days,
+        job_options: JobOptions {
+            sampling: args.sampling.policy_or(SCHEDULE_DEFAULT_SAMPLING),
+            limits: args.limits.limits(),
+            ..JobOptions::default()
+        },
+    };
+    let scheduler = Scheduler::new(store.clone(), counter, resolver, alerter, config);
+    let result = if args.once {
+        match scheduler.run_tick(chrono::Utc::now()).await {
+            Ok(summary) => {
+                for outcome in &summary.outcomes {
+                    let record = &outcome.record;
+                    let people = record
+                        .people_count
+                        .map_or_else(|| "-".to_string(), |n| n.to_string());
+                    writeln!(
+                        out,
+                        "{} {} health={} people={} frames={}{}",
+                        summary.run_id,
+                        record.user_id,
+                        record.health,
+                        people,
+                        record.frames,
+                        outcome
+                            .error
+                            .as_ref()
+                            .map(|e| format!(" error={e}"))
+                            .unwrap_or_default()
+                    )?;
+                }
+                Ok(())
+            }
+            Err(err) => Err(CliError::Usage(err.to_string())),
+        }
+    } else {
+        let shutdown = async {
+            // Without a signal handler the scheduler runs until killed, which is also fine.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        scheduler
+            .run(&schedule, &args.cron, shutdown)
+            .await
+            .map_err(|err| CliError::Usage(err.to_string()))
+    };
+    store.close().await;
+    result
+}
+
+/// Where data lives: the database and the data folder (results/, images/).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data folder holding results/{user_id}.csv, images/ and the default database.
+    #[arg(long, env = "FOOTFALL_DATA_DIR", default_value = "footfall-data")]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://PATH or mysql://USER:PASS@HOST/DB. Default: sqlite in --data-dir.
+    #[arg(long, env = "FOOTFALL_DB")]
+    pub db: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn database_url(&self) -> String {
+        self.db
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("footfall.db").display()))
+    }
+
+    pub async fn connect(&self) -> Result<Store, CliError> {
+        if self.db.is_none() {
+            std::fs::create_dir_all(&self.data_dir)?;
+        }
+        Ok(Store::connect(&self.database_url()).await?)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UsersArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: UsersAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UsersAction {
+    /// Add a user to monitor.
+    Add {
+        user_id: String,
+        /// Stream to watch (file, http(s), HLS, rtsp, or a page URL resolved by yt-dlp).
+        #[arg(long = "url", alias = "streaming-url")]
+        url: String,
+        /// Where alerts go.
+        #[arg(long)]
+        email: String,
+        /// Alert when more people than this are counted.
+        #[arg(long, default_value_t = results_store::DEFAULT_THRESHOLD)]
+        threshold: u32,
+        /// Add without monitoring (enable later).
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// List users.
+    List {
+        /// JSON array of config rows.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start monitoring a user.
+    Enable { user_id: String },
+    /// Stop monitoring a user (keeps the user and results).
+    Disable { user_id: String },
+    /// Delete a user (results stay).
+    Remove { user_id: String },
+}
+
+/// Runs `footfall users ...`, printing to `out`.
+pub async fn run_users(args: &UsersArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // Validate the source text before storing it, so a typo fails now, not at 3 a.m.
+    if let UsersAction::Add { url, .. } = &args.action {
+        frame_source::SourceSpec::parse(url).map_err(|err| CliError::Usage(err.to_string()))?;
+    }
+    let store = args.store.connect().await?;
+    let result = users_action(&store, &args.action, out).await;
+    store.close().await;
+    result
+}
+
+async fn users_action(
+    store: &Store,
+    action: &UsersAction,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    match action {
+        UsersAction::Add {
+            user_id,
+            url,
+            email,
+            threshold,
+            disabled,
+        } => {
+            let user = NewUser {
+                user_id: user_id.clone(),
+                streaming_url: url.clone(),
+                email: email.clone(),
+                threshold: *threshold,
+                monitored: !disabled,
+            };
+            let added = store.add_user(&user).await?;
+            writeln!(
+                out,
+                "added user {} ({})",
+                added.user_id,
+                if added.monitored() {
+                    "monitored"
+                } else {
+                    "disabled"
+                }
+            )?;
+        }
+        UsersAction::List { json } => {
+            let users = store.list_users().await?;
+            if *json {
+                serde_json::to_writer_pretty(&mut *out, &users).map_err(std::io::Error::other)?;
+                writeln!(out)?;
+            } else {
+                write_user_table(&users, out)?;
+            }
+        }
+        UsersAction::Enable { user_id } => {
+            store.enable_user(user_id).await?;
+            writeln!(out, "enabled {user_id}")?;
+        }
+        UsersAction::Disable { user_id } => {
+            store.disable_user(user_id).await?;
+            writeln!(out, "disabled {user_id}")?;
+        }
+        UsersAction::Remove { user_id } => {
+            store.remove_user(user_id).await?;
+            writeln!(out, "removed {user_id}")?;
+        }
+    }
+    Ok(())
+}
+
+fn write_user_table(users: &[User], out: &mut dyn Write) -> std::io::Result<()> {
+    if users.is_empty() {
+        return writeln!(out, "no users");
+    }
+    writeln!(
+        out,
+        "{:<20} {:<9} {:>9}  {:<30} streaming_URL",
+        "user_id", "monitored", "threshold", "email"
+    )?;
+    for user in users {
+        writeln!(
+            out,
+            "{:<20} {:<9} {:>9}  {:<30} {}",
+            user.user_id,
+            if user.monitored() { "yes" } else { "no" },
+            user.threshold,
+            user.email,
+            user.streaming_url
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("60"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5 fortnights").unwrap_err().contains("unit"));
+    }
+}

@@ -1,0 +1,11 @@
+//! Building blocks of the footfall local runner (the `footfall` CLI's `count`, `users` and
+//! `run-schedule`), kept in a library so they are tested without the detector and reused by the
+//! CLI.
+pub mod alerts;
+pub mod cli;
+pub mod csv_log;
+pub mod job;
+pub mod logging;
+pub mod retention;
+pub mod schedule;
+pub mod scheduler;

@@ -1,0 +1,145 @@
+//! `footfall count` and `run-schedule` argument handling and output, with a stand-in counter (the
+//! CLI crate repeats the count test with the real detector).
+
+use std::sync::Arc;
+
+use clap::Parser;
+use frame_source::YtDlpResolver;
+use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use image::RgbImage;
+use local_runner::cli::{CliError, CountArgs, RunScheduleArgs, run_count, run_schedule};
+use local_runner::job::{CounterError, PeopleCounter};
+
+/// People = the sample's second (0..9), read back from the frame order.
+struct SecondsCounter(std::sync::atomic::AtomicUsize);
+
+impl PeopleCounter for SecondsCounter {
+    fn count(&self, frames: &[RgbImage]) -> Result<Vec<usize>, CounterError> {
+        Ok(frames
+            .iter()
+            .map(|_| self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            .collect())
+    }
+    fn annotated_jpeg(&self, frame: &RgbImage) -> Result<Vec<u8>, CounterError> {
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(frame)?;
+        Ok(jpeg)
+    }
+}
+
+#[derive(Parser)]
+struct Count {
+    #[command(flatten)]
+    args: CountArgs,
+}
+
+#[derive(Parser)]
+struct RunSchedule {
+    #[command(flatten)]
+    args: RunScheduleArgs,
+}
+
+fn count(argv: &[&str]) -> Result<(i32, String), CliError> {
+    let mut full = vec!["count"];
+    full.extend_from_slice(argv);
+    let parsed = Count::try_parse_from(full).map_err(|err| CliError::Usage(err.to_string()))?;
+    let counter = SecondsCounter(Default::default());
+    let mut out = Vec::new();
+    let outcome = run_count(&parsed.args, &counter, &YtDlpResolver::default(), &mut out)?;
+    Ok((outcome.exit_code(), String::from_utf8(out).unwrap()))
+}
+
+#[test]
+fn count_json_on_loopback_hls() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let annotate = std::env::temp_dir().join(format!("count-cli-{}", std::process::id()));
+    let url = server.url("people.m3u8");
+    let (code, out) = count(&[
+        &url,
+        "--every",
+        "1s",
+        "--json",
+        "--annotate",
+        annotate.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert_eq!(code, 0);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["source"], url);
+    assert_eq!(json["health"], "ok");
+    assert_eq!(json["frames"], 10);
+    assert_eq!(json["max"], 9);
+    assert_eq!(json["median"], 4);
+    let samples = json["samples"].as_array().unwrap();
+    for (i, sample) in samples.iter().enumerate() {
+        assert!((sample["t"].as_f64().unwrap() - i as f64).abs() < 1e-3);
+        assert_eq!(sample["people"], i);
+    }
+    let annotated = json["annotated"].as_str().unwrap();
+    assert!(annotated.ends_with("-t9.00s-9p.jpg"), "{annotated}");
+    assert!(std::fs::read(annotated).unwrap().starts_with(&[0xFF, 0xD8]));
+    std::fs::remove_dir_all(&annotate).ok();
+
+    // Text output: one line per sample and a summary.
+    let (_, text) = count(&[&url, "--frames", "2", "--window", "10s"]).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(
+        text.contains("health=ok frames=2 max=1 median=0 p90=1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn count_bad_input_is_clear() {
+    let err = count(&["ftp://host/video.mp4"]).unwrap_err();
+    assert!(
+        err.to_string().contains("unsupported URL scheme `ftp`"),
+        "{err}"
+    );
+    let err = count(&["video.mp4", "--frames", "3"]).unwrap_err();
+    assert!(err.to_string().contains("--window"), "{err}");
+
+    let path = std::env::temp_dir().join(format!("count-corrupt-{}.mp4", std::process::id()));
+    std::fs::write(
+        &path,
+        b"this is not a video at all, just some bytes".repeat(100),
+    )
+    .unwrap();
+    let (code, out) = count(&[path.to_str().unwrap(), "--json"]).unwrap();
+    std::fs::remove_file(&path).ok();
+    assert_eq!(code, 3);
+    let json: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(json["health"], "unavailable");
+    assert_eq!(json["frames"], 0);
+    assert!(
+        json["max"].is_null() && json["median"].is_null(),
+        "no data is not 0 people: {json}"
+    );
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a decodable video"),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_cron_is_a_clear_error() {
+    let parsed =
+        RunSchedule::try_parse_from(["run-schedule", "--cron", "0 0 * * *", "--once"]).unwrap();
+    let mut out = Vec::new();
+    let err = run_schedule(
+        &parsed.args,
+        Arc::new(SecondsCounter(Default::default())),
+        Arc::new(YtDlpResolver::default()),
+        &mut out,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid schedule `0 0 * * *`"),
+        "{err}"
+    );
+}

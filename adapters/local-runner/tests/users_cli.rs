@@ -1,0 +1,104 @@
+//! `footfall users ...` behaviour on a real SQLite file.
+
+use clap::Parser;
+use local_runner::cli::{CliError, UsersArgs, run_users};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    users: UsersArgs,
+}
+
+async fn users(data_dir: &std::path::Path, args: &[&str]) -> Result<String, CliError> {
+    let mut argv = vec!["users", "--data-dir", data_dir.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let cli = Cli::try_parse_from(argv).map_err(|err| CliError::Usage(err.to_string()))?;
+    let mut out = Vec::new();
+    run_users(&cli.users, &mut out).await?;
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[tokio::test]
+async fn add_list_enable_disable_remove() {
+    let dir = std::env::temp_dir().join(format!("users-cli-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let out = users(
+        &dir,
+        &[
+            "add",
+            "alice",
+            "--url",
+            "http://127.0.0.1:8/p.m3u8",
+            "--email",
+            "a@example.com",
+            "--threshold",
+            "4",
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, "added user alice (monitored)\n");
+    users(
+        &dir,
+        &[
+            "add",
+            "bob",
+            "--url",
+            "rtsp://cam/1",
+            "--email",
+            "b@example.com",
+            "--disabled",
+        ],
+    )
+    .await
+    .unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&users(&dir, &["list", "--json"]).await.unwrap()).unwrap();
+    assert_eq!(json[0]["user_id"], "alice");
+    assert_eq!(json[0]["streaming_URL"], "http://127.0.0.1:8/p.m3u8");
+    assert_eq!(json[0]["Monitoring_status"], 1);
+    assert_eq!(json[0]["threshold"], 4);
+    assert_eq!(json[1]["Monitoring_status"], 0);
+    assert_eq!(json[1]["threshold"], 15);
+    users(&dir, &["enable", "bob"]).await.unwrap();
+    users(&dir, &["disable", "alice"]).await.unwrap();
+    let table = users(&dir, &["list"]).await.unwrap();
+    assert!(
+        table.lines().nth(1).unwrap().starts_with("alice")
+            && table.lines().nth(1).unwrap().contains(" no "),
+        "{table}"
+    );
+    users(&dir, &["remove", "alice"]).await.unwrap();
+    assert_eq!(
+        users(&dir, &["list", "--json"])
+            .await
+            .unwrap()
+            .matches("user_id")
+            .count(),
+        1
+    );
+    assert!(dir.join("footfall.db").exists());
+
+    // Bad input: unknown user, duplicate, unsupported scheme, bad email.
+    let err = users(&dir, &["enable", "nobody"]).await.unwrap_err();
+    assert_eq!(err.to_string(), "unknown user `nobody`");
+    let err = users(&dir, &["add", "bob", "--url", "rtsp://x", "--email", "b@x"])
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "user `bob` already exists");
+    let err = users(
+        &dir,
+        &["add", "eve", "--url", "ftp://x/v.mp4", "--email", "e@x"],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("unsupported URL scheme `ftp`"),
+        "{err}"
+    );
+    let err = users(&dir, &["add", "eve", "--url", "v.mp4", "--email", "nope"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("email"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

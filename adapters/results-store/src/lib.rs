@@ -1,0 +1,432 @@
+//! Users (`config` table) and job results (`result` table) in SQLite or MySQL/MariaDB through
+//! sqlx, with one set of portable migrations (`migrations/`) applied on connect.
+//!
+//! The same SQL text runs on both databases (`?` placeholders, no upserts, integer flags); each
+//! query is dispatched to a typed pool because sqlx's `Any` driver cannot decode booleans or
+//! chrono types.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+/// The migrations in `adapters/results-store/migrations`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Default alert threshold (people) for a new user, as in the table default.
+pub const DEFAULT_THRESHOLD: u32 = 15;
+/// Longest user id; ids are also file names (`results/{user_id}.csv`).
+pub const MAX_USER_ID_LEN: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "unsupported database URL `{0}`: use sqlite://PATH, sqlite::memory: or mysql://USER:PASS@HOST:PORT/DB"
+    )]
+    UnsupportedUrl(String),
+    #[error("could not connect to {backend} database: {source}")]
+    Connect {
+        backend: Backend,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("user `{0}` already exists")]
+    UserExists(String),
+    #[error("unknown user `{0}`")]
+    UnknownUser(String),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "SQLite",
+            Self::MySql => "MySQL",
+        })
+    }
+}
+
+/// A row of `config`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct User {
+    pub user_id: String,
+    #[sqlx(rename = "streaming_URL")]
+    #[serde(rename = "streaming_URL")]
+    pub streaming_url: String,
+    pub email: String,
+    /// 1 = monitored by the scheduler, 0 = disabled.
+    #[sqlx(rename = "Monitoring_status")]
+    #[serde(rename = "Monitoring_status")]
+    pub monitoring_status: i64,
+    pub threshold: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    pub fn monitored(&self) -> bool {
+        self.monitoring_status != 0
+    }
+}
+
+/// What `add_user` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub user_id: String,
+    pub streaming_url: String,
+    pub email: String,
+    pub threshold: u32,
+    pub monitored: bool,
+}
+
+impl NewUser {
+    pub fn new(user_id: &str, streaming_url: &str, email: &str) -> Self {
+        Self {
+            user_id: user_id.to_string(),
+            streaming_url: streaming_url.to_string(),
+            email: email.to_string(),
+            threshold: DEFAULT_THRESHOLD,
+            monitored: true,
+        }
+    }
+}
+
+/// A row of `result`: one job for one user.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct ResultRecord {
+    /// Identifies the scheduler tick (or job); with `user_id` it makes retries idempotent.
+    pub run_id: String,
+    pub user_id: String,
+    /// UTC, truncated to whole seconds (the column's precision on MySQL).
+    pub taken_at: DateTime<Utc>,
+    /// People counted; `None` when no frame could be analysed (see `health`). Never 0 for "no data".
+    pub people_count: Option<i64>,
+    /// Stream health: `ok`, `stalled`, `unavailable` or `ended_early`.
+    pub health: String,
+    /// Frames analysed.
+    pub frames: i64,
+    pub source: String,
+    /// Path or URL of the annotated picture, if one was kept.
+    pub image_ref: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    MySql(MySqlPool),
+}
+
+/// Runs the same query code on whichever typed pool the store holds.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::MySql($pool) => $body,
+        }
+    };
+}
+
+/// A connected, migrated database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+// Column lists as macros so queries stay `&'static str` literals (sqlx 0.9 refuses dynamic SQL).
+macro_rules! user_columns {
+    () => {
+        "user_id, streaming_URL, email, Monitoring_status, threshold, created_at, updated_at"
+    };
+}
+macro_rules! result_columns {
+    () => {
+        "run_id, user_id, taken_at, people_count, health, frames, source, image_ref"
+    };
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created if missing), `sqlite::memory:` or `mysql://...`, and
+    /// applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with_timeout(url, Duration::from_secs(10)).await
+    }
+
+    /// Like [`Store::connect`], giving up on an unreachable server after `timeout`.
+    pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self> {
+        let pool = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?
+                .create_if_missing(true)
+                // WAL lets the scheduler's concurrent jobs write while the CLI reads.
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10));
+            // An in-memory database exists per connection: keep exactly one.
+            let max = if url.contains(":memory:") { 1 } else { 4 };
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(timeout)
+                .connect_with(options)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    backend: Backend::Sqlite,
+                    source,
+                })?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            let url = url.replacen("mariadb:", "mysql:", 1);
+            let pool = MySqlPoolOptions::new()
+                .max_connections(5)
+                .acquire_timeout(timeout)
+                .connect(&url)
+                .await
+                .map_err(|source| StoreError::Connect {
+                    backend: Backend::MySql,
+                    source,
+                })?;
+            Pool::MySql(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_string()));
+        };
+        let store = Self { pool };
+        on_pool!(store, pool => MIGRATOR.run(pool).await)?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::MySql(_) => Backend::MySql,
+        }
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+
+    pub async fn add_user(&self, user: &NewUser) -> Result<User> {
+        validate_user_id(&user.user_id)?;
+        validate_len("streaming_URL", &user.streaming_url, 2048)?;
+        validate_len("email", &user.email, 320)?;
+        if !user.email.contains('@') {
+            return Err(StoreError::Invalid {
+                field: "email",
+                reason: format!("`{}` is not an email address", user.email),
+            });
+        }
+        let now = now();
+        let sql = concat!(
+            "INSERT INTO config (",
+            user_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?)"
+        );
+        let inserted = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&user.user_id)
+            .bind(&user.streaming_url)
+            .bind(&user.email)
+            .bind(i64::from(user.monitored))
+            .bind(i64::from(user.threshold))
+            .bind(now)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        match inserted {
+            Ok(()) => {}
+            Err(error) if is_unique_violation(&error) => {
+                return Err(StoreError::UserExists(user.user_id.clone()));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        self.get_user(&user.user_id)
+            .await?
+            .ok_or_else(|| StoreError::UnknownUser(user.user_id.clone()))
+    }
+
+    pub async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM config WHERE user_id = ?");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(sql)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// All users, ordered by id.
+    pub async fn list_users(&self) -> Result<Vec<User>> {
+        let sql = concat!("SELECT ", user_columns!(), " FROM config ORDER BY user_id");
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(sql).fetch_all(pool).await)?)
+    }
+
+    /// Users the scheduler should run (Monitoring_status = 1), ordered by id.
+    pub async fn monitored_users(&self) -> Result<Vec<User>> {
+        let sql = concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM config WHERE Monitoring_status = 1 ORDER BY user_id"
+        );
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(sql).fetch_all(pool).await)?)
+    }
+
+    pub async fn enable_user(&self, user_id: &str) -> Result<()> {
+        self.set_monitoring(user_id, true).await
+    }
+
+    pub async fn disable_user(&self, user_id: &str) -> Result<()> {
+        self.set_monitoring(user_id, false).await
+    }
+
+    /// Sets Monitoring_status; `UnknownUser` when there is no such user.
+    pub async fn set_monitoring(&self, user_id: &str, monitored: bool) -> Result<()> {
+        // Only `user_id` decides whether the user exists: MySQL reports 0 affected rows when the
+        // value does not change, so check existence separately.
+        if self.get_user(user_id).await?.is_none() {
+            return Err(StoreError::UnknownUser(user_id.to_string()));
+        }
+        let sql = "UPDATE config SET Monitoring_status = ?, updated_at = ? WHERE user_id = ?";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(i64::from(monitored))
+            .bind(now())
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Changes a user's alert threshold.
+    pub async fn set_threshold(&self, user_id: &str, threshold: u32) -> Result<()> {
+        let sql = "UPDATE config SET threshold = ?, updated_at = ? WHERE user_id = ?";
+        let affected = on_pool!(self, pool => sqlx::query(sql)
+            .bind(i64::from(threshold))
+            .bind(now())
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        if affected == 0 && self.get_user(user_id).await?.is_none() {
+            return Err(StoreError::UnknownUser(user_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Removes a user (their results stay); `UnknownUser` when there is no such user.
+    pub async fn remove_user(&self, user_id: &str) -> Result<()> {
+        let sql = "DELETE FROM config WHERE user_id = ?";
+        let affected = on_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        if affected == 0 {
+            return Err(StoreError::UnknownUser(user_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Inserts a result; `false` when (run_id, user_id) was already stored (a retried job).
+    /// `taken_at` is stored at whole-second precision.
+    pub async fn insert_result(&self, record: &ResultRecord) -> Result<bool> {
+        validate_len("run_id", &record.run_id, 64)?;
+        validate_user_id(&record.user_id)?;
+        validate_len("health", &record.health, 16)?;
+        validate_len("source", &record.source, 2048)?;
+        if let Some(image) = &record.image_ref {
+            validate_len("image_ref", image, 1024)?;
+        }
+        let sql = concat!(
+            "INSERT INTO result (",
+            result_columns!(),
+            ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        let inserted = on_pool!(self, pool => sqlx::query(sql)
+            .bind(&record.run_id)
+            .bind(&record.user_id)
+            .bind(record.taken_at.trunc_subsecs(0))
+            .bind(record.people_count)
+            .bind(&record.health)
+            .bind(record.frames)
+            .bind(&record.source)
+            .bind(&record.image_ref)
+            .execute(pool)
+            .await
+            .map(|_| ()));
+        match inserted {
+            Ok(()) => Ok(true),
+            Err(error) if is_unique_violation(&error) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A user's results, oldest first.
+    pub async fn results_for(&self, user_id: &str) -> Result<Vec<ResultRecord>> {
+        let sql = concat!(
+            "SELECT ",
+            result_columns!(),
+            " FROM result WHERE user_id = ? ORDER BY taken_at, run_id"
+        );
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, ResultRecord>(sql)
+            .bind(user_id)
+            .fetch_all(pool)
+            .await)?,
+        )
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    // Both databases then hold exactly what was written (MySQL DATETIME has whole seconds).
+    Utc::now().trunc_subsecs(0)
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|database| database.is_unique_violation())
+}
+
+/// User ids become file names (`results/{user_id}.csv`), so only a safe alphabet is allowed.
+pub fn validate_user_id(user_id: &str) -> Result<()> {
+    let invalid = |reason: String| StoreError::Invalid {
+        field: "user_id",
+        reason,
+    };
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID_LEN {
+        return Err(invalid(format!(
+            "must be 1 to {MAX_USER_ID_LEN} characters"
+        )));
+    }
+    if user_id.starts_with('.')
+        || !user_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
+    {
+        return Err(invalid(format!(
+            "`{user_id}` may only contain letters, digits, `_`, `-`, `.`, `@` and must not start with `.`"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_len(field: &'static str, value: &str, max: usize) -> Result<()> {
+    if value.is_empty() || value.len() > max {
+        return Err(StoreError::Invalid {
+            field,
+            reason: format!("must be 1 to {max} bytes long"),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The same scenario on SQLite (temporary file) and on the live MariaDB/MySQL server
+//! (`FOOTFALL_MYSQL_URL`, default `mysql://root@127.0.0.1:3306`; a database of its own per run,
+//! dropped afterwards). `FOOTFALL_SKIP_MYSQL=1` skips the MySQL half where no server exists.
+
+use chrono::{TimeZone, Utc};
+use results_store::{Backend, NewUser, ResultRecord, Store, StoreError};
+use sqlx::Connection;
+
+fn record(run_id: &str, user_id: &str, people: Option<i64>, health: &str) -> ResultRecord {
+    ResultRecord {
+        run_id: run_id.to_string(),
+        user_id: user_id.to_string(),
+        taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
+            + chrono::Duration::milliseconds(1500),
+        people_count: people,
+        health: health.to_string(),
+        frames: if people.is_some() { 10 } else { 0 },
+        source: "http://127.0.0.1:8000/people.m3u8".to_string(),
+        image_ref: people.map(|_| "images/alice/2026-11-28T12-00-00Z.jpg".to_string()),
+    }
+}
+
+async fn exercise(store: &Store) {
+    // Users: add, get, list, enable/disable, remove.
+    let mut alice = NewUser::new(
+        "alice",
+        "http://127.0.0.1:8000/people.m3u8",
+        "alice@example.com",
+    );
+    alice.threshold = 3;
+    let added = store.add_user(&alice).await.unwrap();
+    assert_eq!(added.threshold, 3);
+    assert!(added.monitored());
+    assert_eq!(added.streaming_url, alice.streaming_url);
+    store
+        .add_user(&NewUser::new("bob", "rtsp://cam/1", "bob@example.com"))
+        .await
+        .unwrap();
+    let bob = store.get_user("bob").await.unwrap().unwrap();
+    assert_eq!(bob.threshold, 15, "table default threshold");
+    assert!(
+        matches!(store.add_user(&alice).await, Err(StoreError::UserExists(id)) if id == "alice")
+    );
+    assert!(matches!(
+        store.add_user(&NewUser::new("../etc", "x", "a@b")).await,
+        Err(StoreError::Invalid {
+            field: "user_id",
+            ..
+        })
+    ));
+    assert!(matches!(
+        store
+            .add_user(&NewUser::new("carol", "x", "not-an-email"))
+            .await,
+        Err(StoreError::Invalid { field: "email", .. })
+    ));
+    let ids: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.user_id)
+        .collect();
+    assert_eq!(ids, ["alice", "bob"]);
+
+    store.disable_user("bob").await.unwrap();
+    store.disable_user("bob").await.unwrap(); // unchanged value is still fine
+    let monitored: Vec<String> = store
+        .monitored_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.user_id)
+        .collect();
+    assert_eq!(monitored, ["alice"]);
+    assert!(!store.get_user("bob").await.unwrap().unwrap().monitored());
+    store.enable_user("bob").await.unwrap();
+    assert_eq!(store.monitored_users().await.unwrap().len(), 2);
+    store.set_threshold("bob", 7).await.unwrap();
+    assert_eq!(store.get_user("bob").await.unwrap().unwrap().threshold, 7);
+    assert!(matches!(
+        store.enable_user("nobody").await,
+        Err(StoreError::UnknownUser(_))
+    ));
+    assert!(matches!(
+        store.remove_user("nobody").await,
+        Err(StoreError::UnknownUser(_))
+    ));
+    assert!(store.get_user("nobody").await.unwrap().is_none());
+
+    // Results: idempotent by (run_id, user_id); "no data" is NULL, not 0.
+    let first = record("run-1", "alice", Some(4), "ok");
+    assert!(store.insert_result(&first).await.unwrap());
+    assert!(
+        !store.insert_result(&first).await.unwrap(),
+        "a retry inserts nothing"
+    );
+    assert!(
+        store
+            .insert_result(&record("run-1", "bob", None, "unavailable"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .insert_result(&record("run-2", "alice", Some(0), "ok"))
+            .await
+            .unwrap()
+    );
+    let results = store.results_for("alice").await.unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[0].people_count, Some(4));
+    assert_eq!(results[1].people_count, Some(0));
+    // Stored at whole seconds on both databases.
+    assert_eq!(
+        results[0].taken_at,
+        Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 1).unwrap()
+    );
+    assert_eq!(results[0].image_ref, first.image_ref);
+    let bob_results = store.results_for("bob").await.unwrap();
+    assert_eq!(bob_results.len(), 1);
+    assert_eq!(bob_results[0].people_count, None);
+    assert_eq!(bob_results[0].health, "unavailable");
+
+    // Removing a user keeps their history.
+    store.remove_user("bob").await.unwrap();
+    assert!(store.get_user("bob").await.unwrap().is_none());
+    assert_eq!(store.results_for("bob").await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_file_store() {
+    let dir = std::env::temp_dir().join(format!("results-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("footfall.db").display());
+    let store = Store::connect(&url).await.unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    exercise(&store).await;
+    store.close().await;
+    // Reconnecting re-runs migrations harmlessly and sees the data.
+    let again = Store::connect(&url).await.unwrap();
+    assert_eq!(again.list_users().await.unwrap().len(), 1);
+    again.close().await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn mysql_store() {
+    if std::env::var_os("FOOTFALL_SKIP_MYSQL").is_some() {
+        eprintln!("FOOTFALL_SKIP_MYSQL is set: MySQL half skipped");
+        return;
+    }
+    let server = std::env::var("FOOTFALL_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string());
+    let server = server.trim_end_matches('/').to_string();
+    let mut admin = sqlx::MySqlConnection::connect(&server).await.unwrap_or_else(|err| {
+        panic!(
+            "cannot reach MySQL/MariaDB at {server} ({err}). Start it (e.g. `start-stop-daemon --start \
+             --oknodo --background --exec /usr/sbin/mariadbd`), point FOOTFALL_MYSQL_URL at a server, \
+             or set FOOTFALL_SKIP_MYSQL=1"
+        )
+    });
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let database = format!("footfall_test_{}_{nanos}", std::process::id());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE `{database}`")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let outcome = tokio::spawn({
+        let url = format!("{server}/{database}");
+        async move {
+            let store = Store::connect(&url).await.unwrap();
+            assert_eq!(store.backend(), Backend::MySql);
+            exercise(&store).await;
+            store.close().await;
+            // Reconnecting re-runs the migrator harmlessly.
+            Store::connect(&url).await.unwrap().close().await;
+        }
+    })
+    .await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE `{database}`")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}
+
+#[tokio::test]
+async fn bad_urls_are_clear_errors() {
+    assert!(matches!(
+        Store::connect("postgres://localhost/db").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+    let err = Store::connect_with_timeout(
+        "mysql://root@127.0.0.1:1/none",
+        std::time::Duration::from_secs(1),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("could not connect to MySQL"),
+        "{err}"
+    );
+}

@@ -1,0 +1,170 @@
+//! Frames: decoding image files into `image::RgbImage` with bounded memory.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+
+use crate::error::DetectorError;
+
+/// Largest accepted width or height.
+pub const MAX_SIDE: u32 = 16_384;
+/// Largest decoder allocation (bytes).
+pub const MAX_ALLOC: u64 = 1 << 30;
+
+/// Decodes an encoded image (JPEG, PNG, BMP, WebP) into RGB, honouring EXIF orientation as
+/// OpenCV's `imread` does. Gray is replicated and alpha dropped. Images wider or taller than
+/// [`MAX_SIDE`] are refused before any pixel memory is allocated.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, DetectorError> {
+    let fail = |reason: String| DetectorError::Image {
+        source_name: name.to_string(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(fail("the file is empty".into()));
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| fail(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(fail("unrecognised image format".into()));
+    }
+    #[cfg(feature = "libjpeg-turbo")]
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        if let Some(frame) = decode_jpeg_turbo(bytes, name)? {
+            return Ok(frame);
+        }
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_ALLOC);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| fail(e.to_string()))?;
+    let orientation = decoder.orientation().ok();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| fail(e.to_string()))?;
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(image.to_rgb8())
+}
+
+/// Decodes a JPEG with libjpeg-turbo (accurate integer IDCT, fancy upsampling: OpenCV's
+/// `imread` settings), so that pixels, and therefore detections, match the reference exactly.
+/// Returns `None` for colour spaces it cannot turn into RGB (CMYK), left to the image crate.
+#[cfg(feature = "libjpeg-turbo")]
+fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, DetectorError> {
+    let fail = |reason: String| DetectorError::Image {
+        source_name: name.to_string(),
+        reason,
+    };
+    let header = turbojpeg::read_header(bytes).map_err(|e| fail(e.to_string()))?;
+    if matches!(header.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK) {
+        return Ok(None);
+    }
+    if header.width > MAX_SIDE as usize || header.height > MAX_SIDE as usize {
+        return Err(fail(format!(
+            "{}x{} pixels exceeds the limit of {MAX_SIDE} per side",
+            header.width, header.height
+        )));
+    }
+    let decoded = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB)
+        .map_err(|e| fail(e.to_string()))?;
+    let (w, h) = (decoded.width as u32, decoded.height as u32);
+    let mut pixels = decoded.pixels;
+    // Rows may be padded to the pitch; compact them.
+    if decoded.pitch != decoded.width * 3 {
+        pixels = pixels
+            .chunks_exact(decoded.pitch)
+            .flat_map(|row| row[..decoded.width * 3].to_vec())
+            .collect();
+    }
+    let frame = RgbImage::from_raw(w, h, pixels).ok_or_else(|| fail("decoded buffer has the wrong size".into()))?;
+    let orientation = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
+        .ok()
+        .and_then(|mut d| d.orientation().ok());
+    let mut image = DynamicImage::ImageRgb8(frame);
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(Some(image.into_rgb8()))
+}
+
+/// Reads and decodes an image file.
+pub fn load_image(path: &Path) -> Result<RgbImage, DetectorError> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| DetectorError::Image {
+        source_name: name.clone(),
+        reason: e.to_string(),
+    })?;
+    decode_image(&bytes, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(image: &DynamicImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, format).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn empty_and_garbage_bytes_are_clear_errors() {
+        let err = decode_image(&[], "empty.jpg").unwrap_err().to_string();
+        assert!(err.contains("empty.jpg") && err.contains("empty"), "{err}");
+        let err = decode_image(b"hello world, not an image", "x.jpg").unwrap_err();
+        assert!(err.to_string().contains("x.jpg"));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_an_error_or_a_partial_image_never_a_panic() {
+        let img = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([x as u8 * 3, y as u8 * 5, 100])
+        }));
+        let jpeg = encode(&img, image::ImageFormat::Jpeg);
+        for cut in [2, 10, 100, jpeg.len() / 2, jpeg.len() - 2] {
+            let _ = decode_image(&jpeg[..cut], "cut.jpg");
+        }
+        assert!(decode_image(&jpeg[..10], "cut.jpg").is_err());
+    }
+
+    #[test]
+    fn png_with_alpha_and_gray_become_rgb() {
+        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(5, 4, image::Rgba([10, 20, 30, 0])));
+        let rgb = decode_image(&encode(&rgba, image::ImageFormat::Png), "a.png").unwrap();
+        assert_eq!(rgb.get_pixel(0, 0).0, [10, 20, 30]);
+        let gray = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(3, 3, image::Luma([77])));
+        let rgb = decode_image(&encode(&gray, image::ImageFormat::Png), "g.png").unwrap();
+        assert_eq!(rgb.get_pixel(1, 1).0, [77, 77, 77]);
+    }
+
+    #[test]
+    fn huge_dimensions_are_refused_before_allocation() {
+        // A valid PNG header announcing 20000 x 20000 pixels, followed by nothing.
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(b"IHDR");
+        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        let err = decode_image(&png, "huge.png").unwrap_err().to_string();
+        assert!(err.contains("huge.png"), "{err}");
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+}

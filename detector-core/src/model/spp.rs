@@ -1,0 +1,73 @@
+//! `SPPBottleneck`: spatial pyramid pooling (He et al., arXiv:1406.4729) as in YOLOv3-SPP and
+//! YOLOX: max-pools of several sizes at stride 1, concatenated.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::PaddingConfig2d;
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::tensor::{Device, Tensor};
+
+use super::ConvVisitor;
+use super::base_conv::{BaseConv, BaseConvConfig};
+
+/// Configuration of an [`SppBottleneck`].
+#[derive(Config, Debug)]
+pub struct SppBottleneckConfig {
+    /// Input channels.
+    pub in_channels: usize,
+    /// Output channels.
+    pub out_channels: usize,
+    /// Pooling kernel sizes.
+    #[config(default = "[5, 9, 13]")]
+    pub kernel_sizes: [usize; 3],
+}
+
+/// `conv2(cat(x, pool5(x), pool9(x), pool13(x)))` with `x = conv1(input)`.
+#[derive(Module, Debug)]
+pub struct SppBottleneck {
+    /// 1x1 reduction to half the channels.
+    pub conv1: BaseConv,
+    /// Stride-1 "same" max-pools.
+    pub pools: Vec<MaxPool2d>,
+    /// 1x1 fusion.
+    pub conv2: BaseConv,
+}
+
+impl SppBottleneckConfig {
+    /// Builds the block.
+    pub fn init(&self, device: &Device) -> SppBottleneck {
+        let hidden = self.in_channels / 2;
+        let pools = self
+            .kernel_sizes
+            .iter()
+            .map(|&k| {
+                let p = k / 2;
+                MaxPool2dConfig::new([k, k])
+                    .with_strides([1, 1])
+                    .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+                    .init()
+            })
+            .collect::<Vec<_>>();
+        SppBottleneck {
+            conv1: BaseConvConfig::new(self.in_channels, hidden, 1).init(device),
+            conv2: BaseConvConfig::new(hidden * (pools.len() + 1), self.out_channels, 1)
+                .init(device),
+            pools,
+        }
+    }
+}
+
+impl SppBottleneck {
+    /// Forward pass.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.conv1.forward(x);
+        let mut parts = vec![x.clone()];
+        parts.extend(self.pools.iter().map(|pool| pool.forward(x.clone())));
+        self.conv2.forward(Tensor::cat(parts, 1))
+    }
+
+    pub(crate) fn visit_convs<'a>(&'a mut self, name: &str, visitor: &mut ConvVisitor<'a>) {
+        self.conv1.visit_convs(&format!("{name}.conv1"), visitor);
+        self.conv2.visit_convs(&format!("{name}.conv2"), visitor);
+    }
+}

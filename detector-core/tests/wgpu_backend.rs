@@ -1,0 +1,42 @@
+//! The wgpu path (lavapipe on a GPU-less CI machine) agrees with the CPU backend and with the
+//! reference runtime.
+
+mod common;
+
+use detector_core::{BackendChoice, Detector, DetectorConfig, load_image};
+
+#[test]
+fn wgpu_matches_the_reference_and_the_cpu_backend() {
+    let shared = common::shared_dir();
+    let config = |backend| DetectorConfig {
+        weights: Some(shared.join("weights/yolox_nano.onnx")),
+        backend,
+        ..Default::default()
+    };
+    let gpu = Detector::new(config(BackendChoice::Wgpu)).expect(
+        "wgpu backend: no adapter (install mesa-vulkan-drivers for a software Vulkan device)",
+    );
+    let cpu = Detector::new(config(BackendChoice::Cpu)).unwrap();
+    for name in ["bus", "zidane", "000000001000"] {
+        let input = common::read_npy(&shared.join(format!("parity/{name}_input.npy")));
+        let reference = common::read_npy(&shared.join(format!("parity/{name}_output.npy")));
+        let ours = gpu.raw_output(&input.data, 1).unwrap();
+        let max_diff = ours.iter().zip(&reference.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        println!("{name} on {}: max |wgpu - onnxruntime| = {max_diff:e}", gpu.backend());
+        assert!(max_diff <= 1e-3, "{name}: {max_diff}");
+    }
+    let frames = vec![
+        load_image(&shared.join("images/bus.jpg")).unwrap(),
+        load_image(&shared.join("images/zidane.jpg")).unwrap(),
+    ];
+    let on_gpu = gpu.detect(&frames).unwrap();
+    let on_cpu = cpu.detect(&frames).unwrap();
+    for (g, c) in on_gpu.iter().zip(&on_cpu) {
+        assert_eq!(g.len(), c.len());
+        for (a, b) in g.iter().zip(c) {
+            assert_eq!(a.class_id, b.class_id);
+            assert!((a.score - b.score).abs() <= 2e-3);
+            assert!((a.x1 - b.x1).abs() < 0.5 && (a.y2 - b.y2).abs() < 0.5);
+        }
+    }
+}
