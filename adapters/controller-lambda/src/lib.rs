@@ -61,6 +61,9 @@ pub struct ControllerConfig {
     pub max_concurrent_starts: usize,
     /// `FOOTFALL_ALLOW_PRIVATE_STREAMS=true` accepts private/loopback stream hosts (tests only).
     pub policy: ValidationPolicy,
+    /// `DATABASE_URL`: the results store holding the `config` table (scheduled events without a
+    /// user list). `mysql://...` in AWS, `sqlite:...` locally.
+    pub database_url: Option<String>,
 }
 
 impl ControllerConfig {
@@ -117,6 +120,7 @@ impl ControllerConfig {
                 allow_private_hosts: flag("FOOTFALL_ALLOW_PRIVATE_STREAMS"),
                 ..ValidationPolicy::default()
             },
+            database_url: get("DATABASE_URL").filter(|v| !v.trim().is_empty()),
         })
     }
 }
@@ -125,6 +129,50 @@ impl ControllerConfig {
 /// (rows with `Monitoring_status` true), through the shared results store.
 pub trait UserSource: Send + Sync {
     fn monitored_users(&self) -> impl Future<Output = Result<Vec<UserConfig>, String>> + Send;
+}
+
+/// The `config` table through the shared results store (`results-store`). Connects on first
+/// use, so events with a user list never need the database.
+pub struct StoreUsers {
+    url: Option<String>,
+    store: tokio::sync::OnceCell<results_store::Store>,
+}
+
+impl StoreUsers {
+    pub fn new(url: Option<String>) -> Self {
+        Self {
+            url,
+            store: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+impl UserSource for StoreUsers {
+    async fn monitored_users(&self) -> Result<Vec<UserConfig>, String> {
+        let url = self.url.as_deref().ok_or(
+            "DATABASE_URL is not set (scheduled events without a user list read the config table)",
+        )?;
+        let store = self
+            .store
+            .get_or_try_init(|| {
+                results_store::Store::connect_with_timeout(url, Duration::from_secs(10))
+            })
+            .await
+            .map_err(|e| format!("results store: {e}"))?;
+        let users = store
+            .monitored_users()
+            .await
+            .map_err(|e| format!("results store: {e}"))?;
+        Ok(users
+            .into_iter()
+            .map(|u| UserConfig {
+                monitoring_status: u.monitored(),
+                user_id: u.user_id,
+                streaming_url: u.streaming_url,
+                email: u.email,
+            })
+            .collect())
+    }
 }
 
 /// One started (or found) task.

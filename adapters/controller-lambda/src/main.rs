@@ -2,20 +2,10 @@
 //! [`controller_lambda::ControllerConfig`]; AWS endpoints come from the standard AWS
 //! configuration (`AWS_ENDPOINT_URL`, region, role credentials).
 
-use controller_lambda::{Controller, ControllerConfig, UserSource, handle};
+#![recursion_limit = "256"]
+use controller_lambda::{Controller, ControllerConfig, StoreUsers, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use payloads::UserConfig;
 use serde_json::Value;
-
-/// Users for scheduled runs without a user list. Until the shared results store is wired in,
-/// such events fail loudly (nothing is started) instead of silently doing nothing.
-struct PendingStore;
-
-impl UserSource for PendingStore {
-    async fn monitored_users(&self) -> Result<Vec<UserConfig>, String> {
-        Err("scheduled events without a user list need the results store (not wired yet)".into())
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,8 +19,8 @@ async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_from_env().await;
     let ctl = Controller {
         ecs: aws_sdk_ecs::Client::new(&sdk),
+        users: StoreUsers::new(config.database_url.clone()),
         config,
-        users: PendingStore,
     };
     let ctl = &ctl;
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {

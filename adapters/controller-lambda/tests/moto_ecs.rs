@@ -291,3 +291,48 @@ async fn run_task_failures_are_reported_per_user() {
     );
     assert!(tasks(&s).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_event_reads_the_config_table_through_the_results_store() {
+    let s = setup().await;
+    let path = std::env::temp_dir().join(format!("{}.sqlite", unique("controller-config")));
+    let url = format!("sqlite://{}", path.display());
+    let store = results_store::Store::connect(&url).await.unwrap();
+    for (id, monitored) in [("user_a", true), ("user_b", true), ("user_off", false)] {
+        let mut u = results_store::NewUser::new(
+            id,
+            &format!("https://cdn.example.com/{id}.m3u8"),
+            &format!("{id}@example.com"),
+        );
+        u.monitored = monitored;
+        store.add_user(&u).await.unwrap();
+    }
+    store.close().await;
+
+    let ctl = Controller {
+        ecs: s.ecs.clone(),
+        config: s.config.clone(),
+        users: controller_lambda::StoreUsers::new(Some(url)),
+    };
+    let ev = json!({"version":"0","id":"sched-db-1","detail-type":"Scheduled Event","source":"aws.events",
+                    "time":"2024-01-01T13:00:00Z","detail":{}});
+    let out = handle(&ctl, ev, "lambda-req").await.unwrap();
+    assert_eq!(out["started"].as_array().unwrap().len(), 2, "{out}");
+    let t = tasks(&s).await;
+    let users: Vec<&str> = t.iter().map(|x| x.3.user_id.as_str()).collect();
+    assert_eq!(users, vec!["user_a", "user_b"]);
+    assert_eq!(t[1].3.streaming_url, "https://cdn.example.com/user_b.m3u8");
+    assert_eq!(t[1].3.email, "user_b@example.com");
+    let _ = std::fs::remove_file(&path);
+
+    // Without DATABASE_URL a scheduled event starts nothing and says why.
+    let ctl = Controller {
+        ecs: s.ecs.clone(),
+        config: s.config.clone(),
+        users: controller_lambda::StoreUsers::new(None),
+    };
+    let ev = json!({"id":"sched-db-2","detail-type":"Scheduled Event","source":"aws.events","detail":{}});
+    let err = handle(&ctl, ev, "x").await.unwrap_err();
+    assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+    assert_eq!(tasks(&s).await.len(), 2);
+}

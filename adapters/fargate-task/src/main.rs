@@ -4,10 +4,9 @@
 
 use std::process::ExitCode;
 
-use fargate_task::{
-    JobError, JobOutput, JobRunner, JsonLog, TaskConfig, TaskDeps, TaskError, run_task,
-};
-use payloads::{JobResult, TaskPayload};
+use fargate_task::sinks::sql::SqlResultStore;
+use fargate_task::{JobError, JobOutput, JobRunner, JsonLog, TaskConfig, TaskDeps, run_task};
+use payloads::TaskPayload;
 
 /// The job until the frame source and detector are wired in: fails every run, loudly.
 struct PendingJob;
@@ -20,19 +19,6 @@ impl JobRunner for PendingJob {
                     .into(),
             retryable: false,
         })
-    }
-}
-
-/// The results store until `results-store` is wired in: refuses every insert, loudly.
-struct PendingStore;
-
-impl fargate_task::sinks::ResultStore for PendingStore {
-    async fn insert_result(&self, _r: &JobResult) -> Result<(), TaskError> {
-        Err(TaskError::sink(
-            "db",
-            "the results store is not wired into footfall-task yet",
-            false,
-        ))
     }
 }
 
@@ -50,7 +36,13 @@ async fn main() -> ExitCode {
     };
     let log = JsonLog::stdout(&config.payload.run_id, &config.payload.user_id);
     let sdk = aws_config::load_from_env().await;
-    let deps = match TaskDeps::new(&sdk, config, PendingJob, PendingStore, log.clone()) {
+    // DATABASE_URL is required for EVENTBRIDGE runs (TaskConfig::check); API_GATEWAY runs never
+    // touch the store.
+    let store = SqlResultStore::new(
+        config.database_url.as_deref().unwrap_or_default(),
+        std::time::Duration::from_secs(10),
+    );
+    let deps = match TaskDeps::new(&sdk, config, PendingJob, store, log.clone()) {
         Ok(d) => d,
         Err(e) => {
             log.event(

@@ -564,3 +564,109 @@ fn config_requires_the_sinks_of_the_source() {
     ]);
     TaskConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
 }
+
+/// A fresh MariaDB/MySQL database for one test (`FOOTFALL_MYSQL_URL`, default
+/// `mysql://root@127.0.0.1:3306`), created with the `mysql` client.
+fn mysql_database(name: &str) -> String {
+    let base = std::env::var("FOOTFALL_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_string());
+    let db = name.replace('-', "_");
+    let ok = std::process::Command::new("mysql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-u",
+            "root",
+            "-e",
+            &format!("CREATE DATABASE `{db}`"),
+        ])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "could not create database {db} (is MariaDB running on 127.0.0.1:3306?)"
+    );
+    format!("{base}/{db}")
+}
+
+fn drop_mysql_database(url: &str) {
+    let db = url.rsplit('/').next().unwrap_or_default();
+    let _ = std::process::Command::new("mysql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-u",
+            "root",
+            "-e",
+            &format!("DROP DATABASE IF EXISTS `{db}`"),
+        ])
+        .status();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventbridge_run_writes_the_mysql_result_row_once() {
+    use fargate_task::sinks::sql::SqlResultStore;
+    let w = world().await;
+    let url = mysql_database(&unique("footfall_task"));
+    let job = FixedJob {
+        count: 4,
+        fail_first: Mutex::new(0),
+    };
+    let store = SqlResultStore::new(&url, Duration::from_secs(5));
+    let deps = deps_for(
+        &w,
+        config(&w, Source::EventBridge, &[]),
+        job,
+        store,
+        JsonLog::capture("run-77", "user_1"),
+    );
+    let report = run_task(&deps).await;
+    assert_eq!(report.exit_code(), 0, "{report:?}");
+    // A retried task (same run id) inserts no second row.
+    let report = run_task(&deps).await;
+    assert_eq!(report.step("db"), Some(&Step::Done));
+
+    let check = results_store::Store::connect(&url).await.unwrap();
+    let rows = check.results_for("user_1").await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].run_id, "run-77");
+    assert_eq!(rows[0].people_count, Some(4));
+    assert_eq!(rows[0].frames, 10);
+    assert_eq!(rows[0].source, "EVENTBRIDGE");
+    check.close().await;
+    drop_mysql_database(&url);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_down_is_retried_then_reported_with_the_result() {
+    use fargate_task::sinks::sql::SqlResultStore;
+    let w = world().await;
+    // Nothing listens there: every connect is refused.
+    let url = format!("mysql://root@127.0.0.1:{}/footfall", free_port());
+    let log = JsonLog::capture("run-77", "user_1");
+    let deps = deps_for(
+        &w,
+        config(&w, Source::EventBridge, &[]),
+        FixedJob {
+            count: 6,
+            fail_first: Mutex::new(0),
+        },
+        SqlResultStore::new(&url, Duration::from_secs(2)),
+        log.clone(),
+    );
+    let report = run_task(&deps).await;
+    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.failures(), vec!["db"]);
+    assert_eq!(report.step("csv"), Some(&Step::Done));
+    let attempts = log
+        .lines()
+        .iter()
+        .filter(|l| l["event"] == "attempt_failed" && l["step"] == "db")
+        .count();
+    assert_eq!(attempts, 3);
+    let sent = w.moto.sns_sent(&w.env["ERROR_TOPIC_ARN"]).await;
+    let msg: Value = serde_json::from_str(&sent.last().unwrap().1).unwrap();
+    assert_eq!(msg["result"]["people_count"], 6);
+    assert_eq!(msg["failed_steps"], json!(["db"]));
+}

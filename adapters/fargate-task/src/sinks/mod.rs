@@ -10,6 +10,7 @@ pub mod alert;
 pub mod callback;
 pub mod csv;
 pub mod errors;
+pub mod sql;
 
 /// The `result` table (MySQL in AWS), through the shared results store. `insert_result` must be
 /// idempotent by (run_id, user_id): a retried task inserts no second row.
