@@ -44,7 +44,8 @@ wait_http() { # url
 }
 
 log "building the binaries (release)"
-cargo build --release -q -p controller-lambda -p notify-lambda -p fargate-task --bins
+# The same target set as scripts/test.sh, so features unify the same way and nothing rebuilds.
+cargo build --release -q --workspace --all-targets
 bin="$CARGO_TARGET_DIR/release"
 
 # ---------------------------------------------------------------- servers
@@ -152,7 +153,7 @@ for f in "$work"/payloads/*.json; do
     AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$notify_port" NOTIFY_FUNCTION_NAME=_ \
     RESULTS_BUCKET="$bucket" DATABASE_URL="$database_url" ERROR_TOPIC_ARN="$error_topic" \
     ALERT_THRESHOLD=1 FOOTFALL_ALLOW_PRIVATE_STREAMS=true RETRY_ATTEMPTS=2 RETRY_BASE_MS=200 \
-    FOOTFALL_SHARED="$shared" \
+    FOOTFALL_SHARED="$shared" FOOTFALL_WEIGHTS="$shared/weights/yolox_nano.onnx" \
     "$bin/footfall-task" >"$work/task-$user.log" 2>&1
   rc=$?
   set -e

@@ -5,22 +5,10 @@
 use std::process::ExitCode;
 
 use fargate_task::sinks::sql::SqlResultStore;
-use fargate_task::{JobError, JobOutput, JobRunner, JsonLog, TaskConfig, TaskDeps, run_task};
-use payloads::TaskPayload;
+use fargate_task::{JsonLog, TaskConfig, TaskDeps, run_task};
 
-/// The job until the frame source and detector are wired in: fails every run, loudly.
-struct PendingJob;
-
-impl JobRunner for PendingJob {
-    async fn run(&self, _payload: &TaskPayload) -> Result<JobOutput, JobError> {
-        Err(JobError {
-            message:
-                "the counting job (frame source + detector) is not wired into footfall-task yet"
-                    .into(),
-            retryable: false,
-        })
-    }
-}
+mod detector_job;
+use detector_job::DetectorJob;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -42,7 +30,14 @@ async fn main() -> ExitCode {
         config.database_url.as_deref().unwrap_or_default(),
         std::time::Duration::from_secs(10),
     );
-    let deps = match TaskDeps::new(&sdk, config, PendingJob, store, log.clone()) {
+    let job = match DetectorJob::from_env() {
+        Ok(job) => job,
+        Err(e) => {
+            log.event("error", "config_error", serde_json::json!({"error": e}));
+            return ExitCode::from(2);
+        }
+    };
+    let deps = match TaskDeps::new(&sdk, config, job, store, log.clone()) {
         Ok(d) => d,
         Err(e) => {
             log.event(
