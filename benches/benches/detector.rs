@@ -28,8 +28,18 @@ fn backends() -> Vec<BackendChoice> {
 
 fn bench_preprocess(c: &mut Criterion) {
     let photos = shared_photos();
-    let bus = photos.iter().find(|(n, _)| n == "bus.jpg").unwrap().1.clone();
-    let coco = photos.iter().find(|(n, _)| n == "000000001000.jpg").unwrap().1.clone();
+    let bus = photos
+        .iter()
+        .find(|(n, _)| n == "bus.jpg")
+        .unwrap()
+        .1
+        .clone();
+    let coco = photos
+        .iter()
+        .find(|(n, _)| n == "000000001000.jpg")
+        .unwrap()
+        .1
+        .clone();
     let mut group = c.benchmark_group("preprocess");
     group.bench_function("letterbox_bus_810x1080", |b| {
         b.iter(|| letterbox_batch(black_box(std::slice::from_ref(&bus)), 416))
@@ -50,9 +60,11 @@ fn bench_forward(c: &mut Criterion) {
             let frames: Vec<_> = photos.iter().take(batch).map(|(_, f)| f.clone()).collect();
             let input = letterbox_batch(&frames, 416);
             det.raw_output(&input.data, batch).unwrap(); // warm-up (kernels, autotune)
-            group.bench_with_input(BenchmarkId::new(det.backend().to_string(), batch), &batch, |b, &n| {
-                b.iter(|| det.raw_output(black_box(&input.data), n).unwrap())
-            });
+            group.bench_with_input(
+                BenchmarkId::new(det.backend().to_string(), batch),
+                &batch,
+                |b, &n| b.iter(|| det.raw_output(black_box(&input.data), n).unwrap()),
+            );
         }
     }
     group.finish();
@@ -67,7 +79,10 @@ fn bench_postprocess(c: &mut Criterion) {
     let letterbox = input.letterboxes[0];
     let mut group = c.benchmark_group("postprocess");
     for (name, threshold) in [("decode_nms_0.25", 0.25f32), ("decode_nms_0.01", 0.01)] {
-        let config = PostprocessConfig { score_threshold: threshold, ..Default::default() };
+        let config = PostprocessConfig {
+            score_threshold: threshold,
+            ..Default::default()
+        };
         group.bench_function(name, |b| {
             b.iter(|| postprocess(black_box(&raw), NUM_CLASSES, 416, &letterbox, &config))
         });
@@ -90,5 +105,11 @@ fn bench_end_to_end(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_preprocess, bench_postprocess, bench_forward, bench_end_to_end);
+criterion_group!(
+    benches,
+    bench_preprocess,
+    bench_postprocess,
+    bench_forward,
+    bench_end_to_end
+);
 criterion_main!(benches);

@@ -11,16 +11,86 @@ use crate::postprocess::Detection;
 
 /// The 80 COCO class names, in YOLOX's order.
 pub const COCO_CLASSES: [&str; 80] = [
-    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
-    "traffic light", "fire hydrant", "stop sign", "parking meter", "bench", "bird", "cat", "dog",
-    "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", "backpack", "umbrella",
-    "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard", "sports ball", "kite",
-    "baseball bat", "baseball glove", "skateboard", "surfboard", "tennis racket", "bottle",
-    "wine glass", "cup", "fork", "knife", "spoon", "bowl", "banana", "apple", "sandwich", "orange",
-    "broccoli", "carrot", "hot dog", "pizza", "donut", "cake", "chair", "couch", "potted plant",
-    "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard", "cell phone",
-    "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase", "scissors",
-    "teddy bear", "hair drier", "toothbrush",
+    "person",
+    "bicycle",
+    "car",
+    "motorcycle",
+    "airplane",
+    "bus",
+    "train",
+    "truck",
+    "boat",
+    "traffic light",
+    "fire hydrant",
+    "stop sign",
+    "parking meter",
+    "bench",
+    "bird",
+    "cat",
+    "dog",
+    "horse",
+    "sheep",
+    "cow",
+    "elephant",
+    "bear",
+    "zebra",
+    "giraffe",
+    "backpack",
+    "umbrella",
+    "handbag",
+    "tie",
+    "suitcase",
+    "frisbee",
+    "skis",
+    "snowboard",
+    "sports ball",
+    "kite",
+    "baseball bat",
+    "baseball glove",
+    "skateboard",
+    "surfboard",
+    "tennis racket",
+    "bottle",
+    "wine glass",
+    "cup",
+    "fork",
+    "knife",
+    "spoon",
+    "bowl",
+    "banana",
+    "apple",
+    "sandwich",
+    "orange",
+    "broccoli",
+    "carrot",
+    "hot dog",
+    "pizza",
+    "donut",
+    "cake",
+    "chair",
+    "couch",
+    "potted plant",
+    "bed",
+    "dining table",
+    "toilet",
+    "tv",
+    "laptop",
+    "mouse",
+    "remote",
+    "keyboard",
+    "cell phone",
+    "microwave",
+    "oven",
+    "toaster",
+    "sink",
+    "refrigerator",
+    "book",
+    "clock",
+    "vase",
+    "scissors",
+    "teddy bear",
+    "hair drier",
+    "toothbrush",
 ];
 
 /// Name of a COCO class id.
@@ -41,17 +111,37 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], people: usize) -> Rg
     let scale = (out.width().max(out.height()) / 640).clamp(1, 4);
     let thickness = 2 * scale;
     for d in detections.iter().rev() {
-        let colour = if d.is_person() { PERSON_COLOUR } else { OTHER_COLOUR };
+        let colour = if d.is_person() {
+            PERSON_COLOUR
+        } else {
+            OTHER_COLOUR
+        };
         let (x1, y1) = (d.x1.max(0.0) as u32, d.y1.max(0.0) as u32);
         let (x2, y2) = (d.x2.max(0.0) as u32, d.y2.max(0.0) as u32);
         draw_rect(&mut out, x1, y1, x2, y2, thickness, colour);
         let label = format!("{} {:.2}", class_name(d.class_id), d.score);
         let label_h = 8 * scale + 2;
         let label_y = y1.checked_sub(label_h).unwrap_or(y1);
-        draw_text(&mut out, x1, label_y, &label, scale, TEXT_COLOUR, Some(colour));
+        draw_text(
+            &mut out,
+            x1,
+            label_y,
+            &label,
+            scale,
+            TEXT_COLOUR,
+            Some(colour),
+        );
     }
     let banner = format!("people: {people}");
-    draw_text(&mut out, 0, 0, &banner, scale * 2, TEXT_COLOUR, Some(BANNER_COLOUR));
+    draw_text(
+        &mut out,
+        0,
+        0,
+        &banner,
+        scale * 2,
+        TEXT_COLOUR,
+        Some(BANNER_COLOUR),
+    );
     out
 }
 
@@ -124,21 +214,50 @@ mod tests {
     #[test]
     fn boxes_and_banner_change_the_right_pixels() {
         let frame = RgbImage::from_pixel(320, 240, Rgb([0, 0, 0]));
-        let det = Detection { x1: 100.0, y1: 100.0, x2: 200.0, y2: 200.0, score: 0.9, class_id: 0 };
+        let det = Detection {
+            x1: 100.0,
+            y1: 100.0,
+            x2: 200.0,
+            y2: 200.0,
+            score: 0.9,
+            class_id: 0,
+        };
         let out = annotate(&frame, &[det], 1);
         assert_eq!(*out.get_pixel(150, 100), PERSON_COLOUR);
         assert_eq!(*out.get_pixel(200, 150), PERSON_COLOUR);
-        assert_eq!(*out.get_pixel(150, 150), Rgb([0, 0, 0]), "inside stays untouched");
+        assert_eq!(
+            *out.get_pixel(150, 150),
+            Rgb([0, 0, 0]),
+            "inside stays untouched"
+        );
         assert_eq!(*out.get_pixel(0, 0), BANNER_COLOUR);
-        assert_eq!(*frame.get_pixel(150, 100), Rgb([0, 0, 0]), "input untouched");
+        assert_eq!(
+            *frame.get_pixel(150, 100),
+            Rgb([0, 0, 0]),
+            "input untouched"
+        );
     }
 
     #[test]
     fn boxes_outside_or_degenerate_do_not_panic() {
         let frame = RgbImage::new(10, 10);
         let dets = [
-            Detection { x1: -50.0, y1: -5.0, x2: 500.0, y2: 900.0, score: 0.5, class_id: 3 },
-            Detection { x1: 8.0, y1: 8.0, x2: 2.0, y2: 2.0, score: 0.5, class_id: 999 },
+            Detection {
+                x1: -50.0,
+                y1: -5.0,
+                x2: 500.0,
+                y2: 900.0,
+                score: 0.5,
+                class_id: 3,
+            },
+            Detection {
+                x1: 8.0,
+                y1: 8.0,
+                x2: 2.0,
+                y2: 2.0,
+                score: 0.5,
+                class_id: 999,
+            },
         ];
         let out = annotate(&frame, &dets, 2);
         assert_eq!(out.dimensions(), (10, 10));

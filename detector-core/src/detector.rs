@@ -102,7 +102,9 @@ impl Detector {
             )));
         }
         let post = config.postprocess;
-        if !(0.0..=1.0).contains(&post.score_threshold) || !(0.0..=1.0).contains(&post.iou_threshold) {
+        if !(0.0..=1.0).contains(&post.score_threshold)
+            || !(0.0..=1.0).contains(&post.iou_threshold)
+        {
             return Err(DetectorError::Config(format!(
                 "thresholds must lie in 0..=1 (score {}, IoU {})",
                 post.score_threshold, post.iou_threshold
@@ -200,7 +202,13 @@ impl Detector {
             let batch = letterbox_batch(chunk, self.input_size);
             let raw = self.raw_output(&batch.data, chunk.len())?;
             for (letterbox, raw) in batch.letterboxes.iter().zip(raw.chunks_exact(row)) {
-                all.push(postprocess(raw, NUM_CLASSES, self.input_size, letterbox, config));
+                all.push(postprocess(
+                    raw,
+                    NUM_CLASSES,
+                    self.input_size,
+                    letterbox,
+                    config,
+                ));
             }
         }
         Ok(all)

@@ -59,7 +59,10 @@ fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, Detec
         reason,
     };
     let header = turbojpeg::read_header(bytes).map_err(|e| fail(e.to_string()))?;
-    if matches!(header.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK) {
+    if matches!(
+        header.colorspace,
+        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+    ) {
         return Ok(None);
     }
     if header.width > MAX_SIDE as usize || header.height > MAX_SIDE as usize {
@@ -79,7 +82,8 @@ fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, Detec
             .flat_map(|row| row[..decoded.width * 3].to_vec())
             .collect();
     }
-    let frame = RgbImage::from_raw(w, h, pixels).ok_or_else(|| fail("decoded buffer has the wrong size".into()))?;
+    let frame = RgbImage::from_raw(w, h, pixels)
+        .ok_or_else(|| fail("decoded buffer has the wrong size".into()))?;
     let orientation = image::codecs::jpeg::JpegDecoder::new(Cursor::new(bytes))
         .ok()
         .and_then(|mut d| d.orientation().ok());
@@ -132,7 +136,11 @@ mod tests {
 
     #[test]
     fn png_with_alpha_and_gray_become_rgb() {
-        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(5, 4, image::Rgba([10, 20, 30, 0])));
+        let rgba = DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(
+            5,
+            4,
+            image::Rgba([10, 20, 30, 0]),
+        ));
         let rgb = decode_image(&encode(&rgba, image::ImageFormat::Png), "a.png").unwrap();
         assert_eq!(rgb.get_pixel(0, 0).0, [10, 20, 30]);
         let gray = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(3, 3, image::Luma([77])));
@@ -162,7 +170,11 @@ mod tests {
         for &b in bytes {
             crc ^= b as u32;
             for _ in 0..8 {
-                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xedb8_8320
+                } else {
+                    crc >> 1
+                };
             }
         }
         !crc

@@ -141,7 +141,10 @@ pub fn postprocess(
                     score,
                     class_id,
                 };
-                if [det.x1, det.y1, det.x2, det.y2].iter().all(|v| v.is_finite()) {
+                if [det.x1, det.y1, det.x2, det.y2]
+                    .iter()
+                    .all(|v| v.is_finite())
+                {
                     candidates.push(det);
                 }
             }
@@ -155,7 +158,11 @@ pub fn postprocess(
             classes.dedup();
             let mut kept = Vec::new();
             for class in classes {
-                let group = candidates.iter().filter(|d| d.class_id == class).copied().collect();
+                let group = candidates
+                    .iter()
+                    .filter(|d| d.class_id == class)
+                    .copied()
+                    .collect();
                 kept.extend(nms(group, config.iou_threshold));
             }
             sort_by_score(&mut kept);
@@ -223,7 +230,14 @@ mod tests {
     use super::*;
 
     fn det(x1: f32, y1: f32, x2: f32, y2: f32, score: f32, class_id: usize) -> Detection {
-        Detection { x1, y1, x2, y2, score, class_id }
+        Detection {
+            x1,
+            y1,
+            x2,
+            y2,
+            score,
+            class_id,
+        }
     }
 
     fn identity_box(size: usize) -> Letterbox {
@@ -252,7 +266,13 @@ mod tests {
         let mut p = vec![0.5, 0.5, 0.0, 0.0, 0.9, 0.8, 0.1];
         p.resize(7, 0.0);
         let raw = raw_with(416, 2, &[(52 + 2, p)]);
-        let dets = postprocess(&raw, 2, 416, &identity_box(416), &PostprocessConfig::default());
+        let dets = postprocess(
+            &raw,
+            2,
+            416,
+            &identity_box(416),
+            &PostprocessConfig::default(),
+        );
         assert_eq!(dets.len(), 1);
         let d = dets[0];
         assert_eq!((d.x1, d.y1, d.x2, d.y2), (16.0, 8.0, 24.0, 16.0));
@@ -267,7 +287,10 @@ mod tests {
         let lb = Letterbox::new(832, 832, 416);
         let dets = postprocess(&raw, 1, 416, &lb, &PostprocessConfig::default());
         assert_eq!(dets.len(), 1);
-        assert_eq!((dets[0].x1, dets[0].x2), ((384.0 - 16.0) * 2.0, (384.0 + 16.0) * 2.0));
+        assert_eq!(
+            (dets[0].x1, dets[0].x2),
+            ((384.0 - 16.0) * 2.0, (384.0 + 16.0) * 2.0)
+        );
     }
 
     #[test]
@@ -276,14 +299,20 @@ mod tests {
             416,
             1,
             &[
-                (0, vec![0.0, 0.0, 0.0, 0.0, 0.5, 0.5]),          // exactly 0.25
-                (100, vec![f32::NAN, 0.0, 0.0, 0.0, 1.0, 1.0]),   // NaN box
+                (0, vec![0.0, 0.0, 0.0, 0.0, 0.5, 0.5]), // exactly 0.25
+                (100, vec![f32::NAN, 0.0, 0.0, 0.0, 1.0, 1.0]), // NaN box
                 (200, vec![0.0, 0.0, f32::INFINITY, 0.0, 1.0, 1.0]), // infinite width
-                (300, vec![0.0, 0.0, 0.0, 0.0, f32::NAN, 1.0]),   // NaN score
+                (300, vec![0.0, 0.0, 0.0, 0.0, f32::NAN, 1.0]), // NaN score
                 (400, vec![0.0, 0.0, 0.0, 0.0, f32::INFINITY, 1.0]), // infinite score
             ],
         );
-        let dets = postprocess(&raw, 1, 416, &identity_box(416), &PostprocessConfig::default());
+        let dets = postprocess(
+            &raw,
+            1,
+            416,
+            &identity_box(416),
+            &PostprocessConfig::default(),
+        );
         assert_eq!(dets.len(), 1);
         assert_eq!(dets[0].score, 0.25);
     }
@@ -298,9 +327,18 @@ mod tests {
     #[test]
     fn argmax_picks_the_first_best_class_and_person_only_ignores_others() {
         let raw = raw_with(416, 3, &[(0, vec![0.0, 0.0, 0.0, 0.0, 1.0, 0.3, 0.6, 0.6])]);
-        let all = postprocess(&raw, 3, 416, &identity_box(416), &PostprocessConfig::default());
+        let all = postprocess(
+            &raw,
+            3,
+            416,
+            &identity_box(416),
+            &PostprocessConfig::default(),
+        );
         assert_eq!(all[0].class_id, 1);
-        let cfg = PostprocessConfig { classes: ClassFilter::PersonOnly, ..Default::default() };
+        let cfg = PostprocessConfig {
+            classes: ClassFilter::PersonOnly,
+            ..Default::default()
+        };
         let people = postprocess(&raw, 3, 416, &identity_box(416), &cfg);
         assert_eq!((people[0].class_id, people[0].score), (0, 0.3));
     }
@@ -342,9 +380,18 @@ mod tests {
                 (1, vec![-1.0, 0.0, 2.0, 2.0, 1.0, 0.0, 0.8]),
             ],
         );
-        let agnostic = postprocess(&raw, 2, 416, &identity_box(416), &PostprocessConfig::default());
+        let agnostic = postprocess(
+            &raw,
+            2,
+            416,
+            &identity_box(416),
+            &PostprocessConfig::default(),
+        );
         assert_eq!(agnostic.len(), 1);
-        let cfg = PostprocessConfig { nms: NmsMode::PerClass, ..Default::default() };
+        let cfg = PostprocessConfig {
+            nms: NmsMode::PerClass,
+            ..Default::default()
+        };
         let per_class = postprocess(&raw, 2, 416, &identity_box(416), &cfg);
         assert_eq!(per_class.len(), 2);
         assert!(per_class[0].score >= per_class[1].score);

@@ -84,7 +84,8 @@ fn axis_taps(dst: usize, src: usize, clamp_fraction: bool) -> AxisTaps {
         taps.second.push((s + 1).clamp(0, last) as usize);
         taps.w_first
             .push(((1.0f32 - frac) * COEF_SCALE).round_ties_even() as i32);
-        taps.w_second.push((frac * COEF_SCALE).round_ties_even() as i32);
+        taps.w_second
+            .push((frac * COEF_SCALE).round_ties_even() as i32);
     }
     taps
 }
@@ -262,7 +263,10 @@ mod tests {
             for y in 0..g.resized_height {
                 for x in 0..g.resized_width {
                     let i = y * 64 + x;
-                    assert_eq!((planes[i], planes[plane + i], planes[2 * plane + i]), (50.0, 100.0, 200.0));
+                    assert_eq!(
+                        (planes[i], planes[plane + i], planes[2 * plane + i]),
+                        (50.0, 100.0, 200.0)
+                    );
                 }
             }
         }

@@ -9,7 +9,13 @@ fn nano_bytes() -> Vec<u8> {
 }
 
 fn build(bytes: &[u8], model: ModelSize) -> Result<Detector, DetectorError> {
-    Detector::from_onnx_bytes(DetectorConfig { model, ..Default::default() }, bytes)
+    Detector::from_onnx_bytes(
+        DetectorConfig {
+            model,
+            ..Default::default()
+        },
+        bytes,
+    )
 }
 
 #[test]
@@ -19,7 +25,14 @@ fn truncated_file_is_a_format_error() {
         let err = build(&bytes[..cut], ModelSize::Nano).unwrap_err();
         let text = err.to_string();
         assert!(
-            matches!(err, DetectorError::Weights(WeightsError::Format { .. } | WeightsError::Tensor { .. } | WeightsError::ConvCount { .. })),
+            matches!(
+                err,
+                DetectorError::Weights(
+                    WeightsError::Format { .. }
+                        | WeightsError::Tensor { .. }
+                        | WeightsError::ConvCount { .. }
+                )
+            ),
             "cut at {cut}: {text}"
         );
     }
@@ -27,7 +40,9 @@ fn truncated_file_is_a_format_error() {
 
 #[test]
 fn random_bytes_are_rejected() {
-    let junk: Vec<u8> = (0..10_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let junk: Vec<u8> = (0..10_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     assert!(build(&junk, ModelSize::Nano).is_err());
 }
 
@@ -37,7 +52,10 @@ fn weights_of_another_size_name_the_first_misfit_layer() {
     for size in [ModelSize::Tiny, ModelSize::S, ModelSize::L] {
         let err = build(&bytes, size).unwrap_err().to_string();
         assert!(err.contains(size.name()), "{err}");
-        assert!(err.contains("convolutions") || err.contains("layer backbone"), "{err}");
+        assert!(
+            err.contains("convolutions") || err.contains("layer backbone"),
+            "{err}"
+        );
     }
 }
 
@@ -56,8 +74,14 @@ fn missing_file_and_unknown_model_are_clear() {
 #[test]
 fn bad_configuration_is_refused() {
     let bytes = nano_bytes();
-    let err = Detector::from_onnx_bytes(DetectorConfig { input_size: Some(400), ..Default::default() }, &bytes)
-        .unwrap_err();
+    let err = Detector::from_onnx_bytes(
+        DetectorConfig {
+            input_size: Some(400),
+            ..Default::default()
+        },
+        &bytes,
+    )
+    .unwrap_err();
     assert!(matches!(err, DetectorError::Config(_)), "{err}");
 }
 
@@ -71,5 +95,8 @@ fn tiny_and_odd_frames_run_without_panicking() {
     ];
     let out = det.detect(&frames).unwrap();
     assert_eq!(out.len(), 3);
-    assert!(out.iter().all(|d| d.is_empty() || d.iter().all(|x| x.score >= 0.25)));
+    assert!(
+        out.iter()
+            .all(|d| d.is_empty() || d.iter().all(|x| x.score >= 0.25))
+    );
 }

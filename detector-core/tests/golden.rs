@@ -51,7 +51,8 @@ fn compare(golden: &[Vec<f64>], ours: &[Detection]) -> Vec<String> {
 fn run_golden(backend: BackendChoice) {
     let shared = common::shared_dir();
     let golden: Value =
-        serde_json::from_slice(&std::fs::read(shared.join("golden/yolox_nano.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(shared.join("golden/yolox_nano.json")).unwrap())
+            .unwrap();
     let detector = Detector::new(DetectorConfig {
         weights: Some(shared.join("weights/yolox_nano.onnx")),
         backend,
@@ -72,17 +73,29 @@ fn run_golden(backend: BackendChoice) {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|d| d.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+                .map(|d| {
+                    d.as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_f64().unwrap())
+                        .collect()
+                })
                 .collect();
             let mut problems = compare(&golden_dets, &dets);
             for (key, t) in [("0.25", 0.25), ("0.35", 0.35), ("0.50", 0.50)] {
                 let want = entry["person_count"][key].as_u64().unwrap() as usize;
-                let got = dets.iter().filter(|d| d.is_person() && d.score as f64 >= t).count();
+                let got = dets
+                    .iter()
+                    .filter(|d| d.is_person() && d.score as f64 >= t)
+                    .count();
                 let edge = golden_dets
                     .iter()
                     .filter(|d| d[5] == 0.0 && (d[4] - t).abs() <= SCORE_TOL)
                     .count()
-                    + dets.iter().filter(|d| d.is_person() && (d.score as f64 - t).abs() <= SCORE_TOL).count();
+                    + dets
+                        .iter()
+                        .filter(|d| d.is_person() && (d.score as f64 - t).abs() <= SCORE_TOL)
+                        .count();
                 if got.abs_diff(want) > edge {
                     problems.push(format!("person_count@{key} {got} != golden {want}"));
                 }
@@ -92,8 +105,18 @@ fn run_golden(backend: BackendChoice) {
             }
         }
     }
-    println!("{}/{} images match the golden outputs on {}", entries.len() - failures.len(), entries.len(), detector.backend());
-    assert!(failures.is_empty(), "{} images differ:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "{}/{} images match the golden outputs on {}",
+        entries.len() - failures.len(),
+        entries.len(),
+        detector.backend()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} images differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

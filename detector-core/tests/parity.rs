@@ -21,22 +21,36 @@ fn detector(backend: BackendChoice) -> Detector {
 
 /// The reference's decoded image (BGR HxWx3) as an RGB frame.
 fn decoded_frame(name: &str) -> RgbImage {
-    let npy = common::read_npy(&common::shared_dir().join(format!("parity/{name}_decoded_bgr.npy")));
+    let npy =
+        common::read_npy(&common::shared_dir().join(format!("parity/{name}_decoded_bgr.npy")));
     let (h, w) = (npy.shape[0] as u32, npy.shape[1] as u32);
     RgbImage::from_fn(w, h, |x, y| {
         let i = ((y * w + x) * 3) as usize;
-        image::Rgb([npy.data[i + 2] as u8, npy.data[i + 1] as u8, npy.data[i] as u8])
+        image::Rgb([
+            npy.data[i + 2] as u8,
+            npy.data[i + 1] as u8,
+            npy.data[i] as u8,
+        ])
     })
 }
 
 #[test]
 fn letterbox_equals_the_reference_input_exactly() {
     for name in NAMES {
-        let reference = common::read_npy(&common::shared_dir().join(format!("parity/{name}_input.npy")));
+        let reference =
+            common::read_npy(&common::shared_dir().join(format!("parity/{name}_input.npy")));
         let batch = letterbox_batch(&[decoded_frame(name)], 416);
         assert_eq!(reference.shape, vec![1, 3, 416, 416]);
-        let differing = batch.data.iter().zip(&reference.data).filter(|(a, b)| a != b).count();
-        assert_eq!(differing, 0, "{name}: {differing} input values differ from the reference");
+        let differing = batch
+            .data
+            .iter()
+            .zip(&reference.data)
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(
+            differing, 0,
+            "{name}: {differing} input values differ from the reference"
+        );
     }
 }
 
@@ -52,8 +66,14 @@ fn assert_raw_parity(detector: &Detector, tolerance: f32) {
             .zip(&reference.data)
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        println!("{name} on {}: max |ours - onnxruntime| = {max_diff:e}", detector.backend());
-        assert!(max_diff <= tolerance, "{name}: max diff {max_diff} > {tolerance}");
+        println!(
+            "{name} on {}: max |ours - onnxruntime| = {max_diff:e}",
+            detector.backend()
+        );
+        assert!(
+            max_diff <= tolerance,
+            "{name}: max diff {max_diff} > {tolerance}"
+        );
     }
 }
 

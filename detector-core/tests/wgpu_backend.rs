@@ -21,8 +21,15 @@ fn wgpu_matches_the_reference_and_the_cpu_backend() {
         let input = common::read_npy(&shared.join(format!("parity/{name}_input.npy")));
         let reference = common::read_npy(&shared.join(format!("parity/{name}_output.npy")));
         let ours = gpu.raw_output(&input.data, 1).unwrap();
-        let max_diff = ours.iter().zip(&reference.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        println!("{name} on {}: max |wgpu - onnxruntime| = {max_diff:e}", gpu.backend());
+        let max_diff = ours
+            .iter()
+            .zip(&reference.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        println!(
+            "{name} on {}: max |wgpu - onnxruntime| = {max_diff:e}",
+            gpu.backend()
+        );
         assert!(max_diff <= 1e-3, "{name}: {max_diff}");
     }
     let frames = vec![

@@ -23,22 +23,35 @@ impl DetectorJob {
     /// from `FOOTFALL_WEIGHTS` or the cache (`FOOTFALL_WEIGHTS_DIR`); one sample every
     /// `FOOTFALL_SAMPLE_EVERY_SECS` seconds (default 1).
     pub fn from_env() -> Result<Self, String> {
-        let backend = match std::env::var("FOOTFALL_DEVICE").unwrap_or_default().as_str() {
+        let backend = match std::env::var("FOOTFALL_DEVICE")
+            .unwrap_or_default()
+            .as_str()
+        {
             "" | "cpu" => BackendChoice::Cpu,
             "gpu" | "wgpu" => BackendChoice::Wgpu,
             "auto" => BackendChoice::Auto,
-            other => return Err(format!("FOOTFALL_DEVICE={other}: expected cpu, gpu or auto")),
+            other => {
+                return Err(format!(
+                    "FOOTFALL_DEVICE={other}: expected cpu, gpu or auto"
+                ));
+            }
         };
         let every = std::env::var("FOOTFALL_SAMPLE_EVERY_SECS")
             .ok()
-            .map(|v| v.parse::<f64>().map_err(|e| format!("FOOTFALL_SAMPLE_EVERY_SECS={v}: {e}")))
+            .map(|v| {
+                v.parse::<f64>()
+                    .map_err(|e| format!("FOOTFALL_SAMPLE_EVERY_SECS={v}: {e}"))
+            })
             .transpose()?
             .unwrap_or(1.0);
         if !(every > 0.0 && every.is_finite()) {
             return Err("FOOTFALL_SAMPLE_EVERY_SECS must be a positive number".into());
         }
-        let detector = Detector::new(DetectorConfig { backend, ..Default::default() })
-            .map_err(|e| format!("cannot load the detector: {e}"))?;
+        let detector = Detector::new(DetectorConfig {
+            backend,
+            ..Default::default()
+        })
+        .map_err(|e| format!("cannot load the detector: {e}"))?;
         Ok(Self {
             counter: Arc::new(DetectorCounter::new(detector)),
             sampling: SamplingPolicy::Every(Duration::from_secs_f64(every)),
@@ -52,34 +65,57 @@ impl JobRunner for DetectorJob {
         let sampling = self.sampling;
         let url = payload.streaming_url.clone();
         // Decoding and inference are blocking, CPU-bound work.
-        let joined = tokio::task::spawn_blocking(move || -> Result<JobOutput, JobError> {
-            let spec = SourceSpec::parse(&url)
-                .and_then(|s| s.resolve(&YtDlpResolver::default()))
-                .map_err(|e| JobError { message: e.to_string(), retryable: false })?;
-            let options = JobOptions { sampling, ..JobOptions::default() };
-            let report = run_count_job(spec, options, counter.as_ref(), &mut |_| {})
-                .map_err(|e| JobError { message: e.to_string(), retryable: true })?;
-            // "No frame counted" is a failure of the stream, never a count of zero.
-            let Some(max) = report.max else {
-                return Err(JobError {
-                    message: format!("no frame could be analysed (stream health {})", report.health.as_str()),
-                    retryable: true,
-                });
-            };
-            let detection_jpeg = match &report.busiest {
-                Some(busiest) => Some(counter.annotated_jpeg(&busiest.image).map_err(|e| JobError {
-                    message: format!("cannot annotate the busiest frame: {e}"),
-                    retryable: false,
-                })?),
-                None => None,
-            };
-            Ok(JobOutput {
-                people_count: u32::try_from(max).unwrap_or(u32::MAX),
-                frames_analyzed: u32::try_from(report.frames()).unwrap_or(u32::MAX),
-                detection_jpeg,
+        let joined =
+            tokio::task::spawn_blocking(move || -> Result<JobOutput, JobError> {
+                let spec = SourceSpec::parse(&url)
+                    .and_then(|s| s.resolve(&YtDlpResolver::default()))
+                    .map_err(|e| JobError {
+                        message: e.to_string(),
+                        retryable: false,
+                    })?;
+                let options = JobOptions {
+                    sampling,
+                    ..JobOptions::default()
+                };
+                let report =
+                    run_count_job(spec, options, counter.as_ref(), &mut |_| {}).map_err(|e| {
+                        JobError {
+                            message: e.to_string(),
+                            retryable: true,
+                        }
+                    })?;
+                // "No frame counted" is a failure of the stream, never a count of zero.
+                let Some(max) = report.max else {
+                    return Err(JobError {
+                        message: format!(
+                            "no frame could be analysed (stream health {})",
+                            report.health.as_str()
+                        ),
+                        retryable: true,
+                    });
+                };
+                let detection_jpeg =
+                    match &report.busiest {
+                        Some(busiest) => Some(counter.annotated_jpeg(&busiest.image).map_err(
+                            |e| JobError {
+                                message: format!("cannot annotate the busiest frame: {e}"),
+                                retryable: false,
+                            },
+                        )?),
+                        None => None,
+                    };
+                Ok(JobOutput {
+                    people_count: u32::try_from(max).unwrap_or(u32::MAX),
+                    frames_analyzed: u32::try_from(report.frames()).unwrap_or(u32::MAX),
+                    detection_jpeg,
+                })
+            })
+            .await;
+        joined.unwrap_or_else(|e| {
+            Err(JobError {
+                message: format!("job thread failed: {e}"),
+                retryable: false,
             })
         })
-        .await;
-        joined.unwrap_or_else(|e| Err(JobError { message: format!("job thread failed: {e}"), retryable: false }))
     }
 }

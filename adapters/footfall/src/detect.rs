@@ -69,13 +69,17 @@ pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
         score_threshold: wanted.score_threshold.min(COUNT_THRESHOLDS[0].1),
         ..wanted
     };
-    let detector = Detector::new(args.model.detector_config(wanted)).context("cannot start the detector")?;
+    let detector =
+        Detector::new(args.model.detector_config(wanted)).context("cannot start the detector")?;
     tracing::info!(backend = detector.backend(), model = %detector.model_size(), images = args.images.len(), "detecting");
     if let Some(dir) = &args.annotate {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
 
-    let mut report = Report { images: Vec::new(), errors: Vec::new() };
+    let mut report = Report {
+        images: Vec::new(),
+        errors: Vec::new(),
+    };
     // Decode and run a batch at a time, so memory stays bounded by the batch, not the list.
     for paths in args.images.chunks(args.model.batch.max(1)) {
         let mut frames = Vec::new();
@@ -88,7 +92,10 @@ pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
                 }
                 Err(e) => {
                     tracing::error!(image = %path.display(), error = %e, "skipping image");
-                    report.errors.push(ImageError { image: file_name(path), error: e.to_string() });
+                    report.errors.push(ImageError {
+                        image: file_name(path),
+                        error: e.to_string(),
+                    });
                 }
             }
         }
@@ -99,18 +106,27 @@ pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
         for ((path, frame), dets) in names.iter().zip(&frames).zip(detections) {
             let mut person_count = serde_json::Map::new();
             for (key, threshold) in COUNT_THRESHOLDS {
-                let n = dets.iter().filter(|d| d.is_person() && d.score >= threshold).count();
+                let n = dets
+                    .iter()
+                    .filter(|d| d.is_person() && d.score >= threshold)
+                    .count();
                 person_count.insert(key.into(), n.into());
             }
-            let kept: Vec<Detection> =
-                dets.into_iter().filter(|d| d.score >= wanted.score_threshold).collect();
+            let kept: Vec<Detection> = dets
+                .into_iter()
+                .filter(|d| d.score >= wanted.score_threshold)
+                .collect();
             let annotated = match &args.annotate {
                 Some(dir) => {
                     let people = kept.iter().filter(|d| d.is_person()).count();
-                    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    let stem = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     let out = dir.join(format!("{stem}.annotated.jpg"));
                     let jpeg = encode_jpeg(&annotate(frame, &kept, people), 90)?;
-                    std::fs::write(&out, jpeg).with_context(|| format!("cannot write {}", out.display()))?;
+                    std::fs::write(&out, jpeg)
+                        .with_context(|| format!("cannot write {}", out.display()))?;
                     Some(out.display().to_string())
                 }
                 None => None,
@@ -137,7 +153,11 @@ pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
 }
 
 fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
-    writeln!(out, "{:<28} {:>11} {:>7} {:>7} {:>7}  {}", "image", "size", "p@0.25", "p@0.35", "p@0.50", "objects")?;
+    writeln!(
+        out,
+        "{:<28} {:>11} {:>7} {:>7} {:>7}  {}",
+        "image", "size", "p@0.25", "p@0.35", "p@0.50", "objects"
+    )?;
     for r in &report.images {
         let count = |k: &str| r.person_count.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         writeln!(

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use detector_core::{BackendChoice, ClassFilter, DetectorConfig, ModelSize, NmsMode, PostprocessConfig};
+use detector_core::{
+    BackendChoice, ClassFilter, DetectorConfig, ModelSize, NmsMode, PostprocessConfig,
+};
 
 /// Model, weights and backend.
 #[derive(Debug, Clone, Args)]
@@ -55,8 +57,16 @@ impl ThresholdArgs {
         PostprocessConfig {
             score_threshold: self.score_threshold,
             iou_threshold: self.iou_threshold,
-            nms: if self.class_aware_nms { NmsMode::PerClass } else { NmsMode::ClassAgnostic },
-            classes: if self.people_only { ClassFilter::PersonOnly } else { ClassFilter::All },
+            nms: if self.class_aware_nms {
+                NmsMode::PerClass
+            } else {
+                NmsMode::ClassAgnostic
+            },
+            classes: if self.people_only {
+                ClassFilter::PersonOnly
+            } else {
+                ClassFilter::All
+            },
         }
     }
 }

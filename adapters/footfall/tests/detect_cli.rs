@@ -17,7 +17,9 @@ fn shared() -> PathBuf {
 
 fn footfall() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_footfall"));
-    cmd.arg("detect").arg("--weights").arg(shared().join("weights/yolox_nano.onnx"));
+    cmd.arg("detect")
+        .arg("--weights")
+        .arg(shared().join("weights/yolox_nano.onnx"));
     cmd
 }
 
@@ -42,15 +44,29 @@ fn json_report_for_good_images_and_a_clear_error_for_a_bad_one() {
         .arg(shared().join("images/zidane.jpg"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
     let images = report["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
     assert_eq!(images[0]["image"], "bus.jpg");
-    assert_eq!((images[0]["width"].as_u64(), images[0]["height"].as_u64()), (Some(810), Some(1080)));
+    assert_eq!(
+        (images[0]["width"].as_u64(), images[0]["height"].as_u64()),
+        (Some(810), Some(1080))
+    );
     assert_eq!(images[0]["person_count"]["0.25"], 4);
     assert_eq!(images[1]["person_count"]["0.50"], 2);
-    let scores: Vec<f64> = images[0]["detections"].as_array().unwrap().iter().map(|d| d[4].as_f64().unwrap()).collect();
+    let scores: Vec<f64> = images[0]["detections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d[4].as_f64().unwrap())
+        .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]) && scores.iter().all(|&s| s >= 0.25));
     let errors = report["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2);
@@ -70,7 +86,13 @@ fn higher_threshold_drops_detections_but_keeps_the_count_table() {
     assert!(out.status.success());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let image = &report["images"][0];
-    assert!(image["detections"].as_array().unwrap().iter().all(|d| d[4].as_f64().unwrap() >= 0.6));
+    assert!(
+        image["detections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d[4].as_f64().unwrap() >= 0.6)
+    );
     assert_eq!(image["person_count"]["0.25"], 4);
 }
 
@@ -87,7 +109,10 @@ fn missing_weights_is_a_startup_error_with_status_2() {
 
 #[test]
 fn table_output_is_readable() {
-    let out = footfall().arg(shared().join("images/zidane.jpg")).output().unwrap();
+    let out = footfall()
+        .arg(shared().join("images/zidane.jpg"))
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().next().unwrap().contains("image"));

@@ -31,7 +31,9 @@ fn main() {
     let photos: Vec<_> = shared_photos().into_iter().map(|(_, f)| f).collect();
     for (batch, warm, runs) in [(1usize, 5usize, 40usize), (8, 2, 10)] {
         let pick = |k: usize| -> Vec<_> {
-            (0..batch).map(|j| photos[(k * batch + j) % photos.len()].clone()).collect()
+            (0..batch)
+                .map(|j| photos[(k * batch + j) % photos.len()].clone())
+                .collect()
         };
         let input = letterbox_batch(&pick(0), 416);
         let mut infer = Vec::new();

@@ -54,7 +54,8 @@ impl DarkStage {
             }
             None => 1,
         };
-        self.csp.visit_convs(&format!("{name}.{csp_index}"), visitor);
+        self.csp
+            .visit_convs(&format!("{name}.{csp_index}"), visitor);
     }
 }
 

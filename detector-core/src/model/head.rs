@@ -108,7 +108,9 @@ impl YoloxHead {
     /// box prediction, objectness prediction.
     pub(crate) fn visit_convs<'a>(&'a mut self, name: &str, visitor: &mut ConvVisitor<'a>) {
         for (k, level) in self.levels.iter_mut().enumerate() {
-            level.stem.visit_convs(&format!("{name}.stems.{k}"), visitor);
+            level
+                .stem
+                .visit_convs(&format!("{name}.stems.{k}"), visitor);
             for (i, c) in level.cls_convs.iter_mut().enumerate() {
                 c.visit_convs(&format!("{name}.cls_convs.{k}.{i}"), visitor);
             }

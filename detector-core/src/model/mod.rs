@@ -103,7 +103,10 @@ impl FromStr for ModelSize {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let key = s.trim().to_ascii_lowercase();
-        let key = key.strip_prefix("yolox_").or(key.strip_prefix("yolox-")).unwrap_or(&key);
+        let key = key
+            .strip_prefix("yolox_")
+            .or(key.strip_prefix("yolox-"))
+            .unwrap_or(&key);
         ModelSize::ALL
             .into_iter()
             .find(|size| size.name().trim_start_matches("yolox_") == key)

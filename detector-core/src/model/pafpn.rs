@@ -113,9 +113,11 @@ impl YoloPafpn {
         self.reduce_conv1
             .visit_convs(&format!("{name}.reduce_conv1"), visitor);
         self.c3_p3.visit_convs(&format!("{name}.C3_p3"), visitor);
-        self.bu_conv2.visit_convs(&format!("{name}.bu_conv2"), visitor);
+        self.bu_conv2
+            .visit_convs(&format!("{name}.bu_conv2"), visitor);
         self.c3_n3.visit_convs(&format!("{name}.C3_n3"), visitor);
-        self.bu_conv1.visit_convs(&format!("{name}.bu_conv1"), visitor);
+        self.bu_conv1
+            .visit_convs(&format!("{name}.bu_conv1"), visitor);
         self.c3_n4.visit_convs(&format!("{name}.C3_n4"), visitor);
     }
 }

@@ -163,7 +163,8 @@ fn download(entry: &ManifestEntry, dest: &Path) -> Result<(), WeightsError> {
         ));
     };
     if let Some(dir) = dest.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| failed(format!("cannot create {}: {e}", dir.display())))?;
     }
     let response = ureq::get(&entry.url)
         .call()
@@ -184,8 +185,10 @@ fn download(entry: &ManifestEntry, dest: &Path) -> Result<(), WeightsError> {
         });
     }
     let partial = dest.with_extension("part");
-    std::fs::write(&partial, &bytes).map_err(|e| failed(format!("cannot write {}: {e}", partial.display())))?;
-    std::fs::rename(&partial, dest).map_err(|e| failed(format!("cannot move into {}: {e}", dest.display())))?;
+    std::fs::write(&partial, &bytes)
+        .map_err(|e| failed(format!("cannot write {}: {e}", partial.display())))?;
+    std::fs::rename(&partial, dest)
+        .map_err(|e| failed(format!("cannot move into {}: {e}", dest.display())))?;
     Ok(())
 }
 
@@ -202,10 +205,16 @@ mod tests {
             assert_eq!(e.size, size);
             assert_eq!(e.input_size, size.default_input_size());
             assert_eq!(e.licence, "Apache-2.0");
-            assert!(e.url.starts_with("https://github.com/Megvii-BaseDetection/YOLOX/"));
+            assert!(
+                e.url
+                    .starts_with("https://github.com/Megvii-BaseDetection/YOLOX/")
+            );
         }
         assert!(entry("nano").unwrap().sha256.is_some());
-        assert!(matches!(entry("yolov8"), Err(WeightsError::UnknownModel(_))));
+        assert!(matches!(
+            entry("yolov8"),
+            Err(WeightsError::UnknownModel(_))
+        ));
     }
 
     #[test]

@@ -69,7 +69,10 @@ pub fn apply_onnx(
         if onnx.weight_name.starts_with("head.")
             && onnx.weight_name.trim_end_matches(".weight") != layer
         {
-            return Err(mismatch(format!("the export names it for layer '{}'", onnx.weight_name)));
+            return Err(mismatch(format!(
+                "the export names it for layer '{}'",
+                onnx.weight_name
+            )));
         }
         let out_channels = expected_shape[0];
         let bias = onnx.bias.unwrap_or_else(|| vec![0.0; out_channels]);
@@ -80,7 +83,10 @@ pub fn apply_onnx(
             )));
         }
         conv.weight = Param::from_data(TensorData::new(onnx.weight, expected_shape), device);
-        conv.bias = Some(Param::from_data(TensorData::new(bias, [out_channels]), device));
+        conv.bias = Some(Param::from_data(
+            TensorData::new(bias, [out_channels]),
+            device,
+        ));
     }
     Ok(())
 }

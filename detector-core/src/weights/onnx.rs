@@ -110,23 +110,25 @@ pub fn read_convs(bytes: &[u8]) -> Result<Vec<OnnxConv>, WeightsError> {
         let weight_name = node.input.get(1).ok_or_else(|| WeightsError::Format {
             reason: format!("Conv node '{node_name}' has no weight input"),
         })?;
-        let weight = initializers.get(weight_name.as_str()).ok_or_else(|| {
-            WeightsError::Format {
-                reason: format!(
-                    "Conv node '{node_name}': weight '{weight_name}' is not an initializer"
-                ),
-            }
-        })?;
+        let weight =
+            initializers
+                .get(weight_name.as_str())
+                .ok_or_else(|| WeightsError::Format {
+                    reason: format!(
+                        "Conv node '{node_name}': weight '{weight_name}' is not an initializer"
+                    ),
+                })?;
         let (weight_shape, weight_values) = float_tensor(weight, weight_name)?;
         let bias = match node.input.get(2).filter(|name| !name.is_empty()) {
             Some(bias_name) => {
-                let tensor = initializers.get(bias_name.as_str()).ok_or_else(|| {
-                    WeightsError::Format {
-                        reason: format!(
-                            "Conv node '{node_name}': bias '{bias_name}' is not an initializer"
-                        ),
-                    }
-                })?;
+                let tensor =
+                    initializers
+                        .get(bias_name.as_str())
+                        .ok_or_else(|| WeightsError::Format {
+                            reason: format!(
+                                "Conv node '{node_name}': bias '{bias_name}' is not an initializer"
+                            ),
+                        })?;
                 Some(float_tensor(tensor, bias_name)?.1)
             }
             None => None,

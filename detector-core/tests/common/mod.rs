@@ -24,16 +24,26 @@ pub struct Npy {
 
 /// Reads a little-endian `.npy` file of dtype `<f4` or `|u1`, C order.
 pub fn read_npy(path: &std::path::Path) -> Npy {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     assert_eq!(&bytes[..6], b"\x93NUMPY", "not an npy file");
     let (header_len, start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
     assert!(header.contains("'fortran_order': False"), "{header}");
-    let shape_text = header.split("'shape': (").nth(1).unwrap().split(')').next().unwrap();
+    let shape_text = header
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
     let shape: Vec<usize> = shape_text
         .split(',')
         .filter(|s| !s.trim().is_empty())
@@ -41,7 +51,9 @@ pub fn read_npy(path: &std::path::Path) -> Npy {
         .collect();
     let body = &bytes[start + header_len..];
     let data: Vec<f32> = if header.contains("'<f4'") {
-        body.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+        body.chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
     } else if header.contains("'|u1'") {
         body.iter().map(|&b| b as f32).collect()
     } else {
