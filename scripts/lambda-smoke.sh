@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target-aws}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
 shared="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
@@ -29,7 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release -q -p controller-lambda -p notify-lambda --bins
+cargo build --release -q --workspace --all-targets
 bin="$CARGO_TARGET_DIR/release"
 
 port=$(free_port)

@@ -7,7 +7,7 @@
 # Without FOOTFALL_MOTO_URL the tests start their own moto_server per test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target-aws}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
 export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -24,5 +24,6 @@ curl -sf "http://127.0.0.1:$port/moto-api/data.json" >/dev/null || { echo "moto 
 export FOOTFALL_MOTO_URL="http://127.0.0.1:$port"
 echo "moto_server pid $moto_pid on $FOOTFALL_MOTO_URL"
 
-cargo test --release -p payloads -p aws-testkit -p controller-lambda -p notify-lambda -p fargate-task "$@"
+# The whole workspace, so features unify as in scripts/test.sh and Burn is not rebuilt.
+cargo test --release --workspace "$@"
 scripts/lint-deploy.sh
