@@ -15,7 +15,12 @@ pub enum LogFormat {
 
 /// Installs the global subscriber; `RUST_LOG` overrides the default `info` level.
 pub fn init(format: LogFormat, verbose: bool) {
-    let default = if verbose { "debug" } else { "info" };
+    // Burn's GPU runtime logs every autotune step at info; keep those out unless asked for.
+    let default = if verbose {
+        "debug,cubecl_runtime=info,wgpu_core=warn,wgpu_hal=warn,naga=warn"
+    } else {
+        "info,cubecl_runtime=warn,cubecl_wgpu=warn,wgpu_core=warn,wgpu_hal=warn,naga=warn"
+    };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
