@@ -96,7 +96,7 @@ impl Detector {
         let input_size = config
             .input_size
             .unwrap_or_else(|| config.model.default_input_size());
-        if input_size < 32 || input_size % 32 != 0 || input_size > 4096 {
+        if input_size < 32 || !input_size.is_multiple_of(32) || input_size > 4096 {
             return Err(DetectorError::Config(format!(
                 "input size {input_size} must be a multiple of 32 between 32 and 4096"
             )));

@@ -30,10 +30,10 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, DetectorError>
         return Err(fail("unrecognised image format".into()));
     }
     #[cfg(feature = "libjpeg-turbo")]
-    if reader.format() == Some(image::ImageFormat::Jpeg) {
-        if let Some(frame) = decode_jpeg_turbo(bytes, name)? {
-            return Ok(frame);
-        }
+    if reader.format() == Some(image::ImageFormat::Jpeg)
+        && let Some(frame) = decode_jpeg_turbo(bytes, name)?
+    {
+        return Ok(frame);
     }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

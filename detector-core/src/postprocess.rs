@@ -124,8 +124,11 @@ pub fn postprocess(
                     ClassFilter::PersonOnly => (obj * p[5 + PERSON_CLASS], PERSON_CLASS),
                     ClassFilter::All => best_class(obj, &p[5..]),
                 };
-                // Written so that NaN fails the test.
-                if !(score >= config.score_threshold) || !score.is_finite() {
+                // NaN compares as unordered and is skipped, like infinity.
+                let passes = score
+                    .partial_cmp(&config.score_threshold)
+                    .is_some_and(|o| o.is_ge());
+                if !passes || !score.is_finite() {
                     continue;
                 }
                 let s = stride as f64;

@@ -136,12 +136,11 @@ fn resize_linear(
         let (b0, b1) = (ys.w_first[y], ys.w_second[y]);
         let (h0, h1) = (&cache[s0].1, &cache[s1].1);
         for x in 0..dst_w {
-            let mut px = [0u8; 3];
-            for c in 0..3 {
+            let px: [u8; 3] = std::array::from_fn(|c| {
                 let i = x * 3 + c;
                 let v = ((((h0[i] >> 4) * b0) >> 16) + (((h1[i] >> 4) * b1) >> 16) + 2) >> 2;
-                px[c] = v.clamp(0, 255) as u8;
-            }
+                v.clamp(0, 255) as u8
+            });
             emit(x, y, px);
         }
     }

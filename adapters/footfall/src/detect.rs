@@ -155,8 +155,8 @@ pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
 fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     writeln!(
         out,
-        "{:<28} {:>11} {:>7} {:>7} {:>7}  {}",
-        "image", "size", "p@0.25", "p@0.35", "p@0.50", "objects"
+        "{:<28} {:>11} {:>7} {:>7} {:>7}  objects",
+        "image", "size", "p@0.25", "p@0.35", "p@0.50"
     )?;
     for r in &report.images {
         let count = |k: &str| r.person_count.get(k).and_then(|v| v.as_u64()).unwrap_or(0);

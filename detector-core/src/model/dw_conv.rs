@@ -60,6 +60,8 @@ impl DwConv {
 
 /// A 3x3-style convolution that is either plain ([`BaseConv`]) or depthwise-separable
 /// ([`DwConv`]), as YOLOX's `Conv = DWConv if depthwise else BaseConv`.
+// A few dozen per network, built once: the size difference costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum MaybeDwConv {
     /// Plain convolution.
