@@ -71,29 +71,23 @@ impl fmt::Debug for SelectedBackend {
     }
 }
 
-/// Hardware adapters wgpu can see (the software ones, like lavapipe, excluded).
-fn hardware_adapters() -> Vec<wgpu::AdapterInfo> {
+/// Every adapter wgpu can see.
+fn adapters() -> Vec<wgpu::AdapterInfo> {
     let instance = wgpu::Instance::default();
     pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
         .iter()
         .map(|adapter| adapter.get_info())
-        .filter(|info| {
-            matches!(
-                info.device_type,
-                wgpu::DeviceType::DiscreteGpu
-                    | wgpu::DeviceType::IntegratedGpu
-                    | wgpu::DeviceType::VirtualGpu
-            )
-        })
         .collect()
 }
 
-fn all_adapters() -> Vec<wgpu::AdapterInfo> {
-    let instance = wgpu::Instance::default();
-    pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-        .iter()
-        .map(|adapter| adapter.get_info())
-        .collect()
+/// A real GPU, not a software adapter such as lavapipe.
+fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
+    matches!(
+        info.device_type,
+        wgpu::DeviceType::DiscreteGpu
+            | wgpu::DeviceType::IntegratedGpu
+            | wgpu::DeviceType::VirtualGpu
+    )
 }
 
 fn cpu() -> SelectedBackend {
@@ -129,8 +123,8 @@ pub fn select_backend(choice: BackendChoice) -> Result<SelectedBackend, Detector
             is_wgpu: false,
         }),
         BackendChoice::Wgpu => {
-            let adapters = all_adapters();
-            let preferred = hardware_adapters().into_iter().next();
+            let adapters = adapters();
+            let preferred = adapters.iter().find(|info| is_hardware(info)).cloned();
             match preferred.or_else(|| adapters.into_iter().next()) {
                 Some(info) => start_wgpu(&info),
                 None => Err(DetectorError::Backend {
@@ -139,7 +133,7 @@ pub fn select_backend(choice: BackendChoice) -> Result<SelectedBackend, Detector
                 }),
             }
         }
-        BackendChoice::Auto => match hardware_adapters().into_iter().next() {
+        BackendChoice::Auto => match adapters().into_iter().find(is_hardware) {
             Some(info) => match start_wgpu(&info) {
                 Ok(backend) => Ok(backend),
                 Err(e) => {

@@ -148,6 +148,11 @@ impl Detector {
     /// Runs the network on preprocessed input `[batch, 3, S, S]` and returns the raw
     /// predictions `[batch, anchors, 85]`, row-major (the ONNX export's output).
     pub fn raw_output(&self, input: &[f32], batch: usize) -> Result<Vec<f32>, DetectorError> {
+        self.forward(input.to_vec(), batch)
+    }
+
+    /// [`Self::raw_output`] taking ownership, so a batch built for the network is not copied.
+    fn forward(&self, input: Vec<f32>, batch: usize) -> Result<Vec<f32>, DetectorError> {
         let s = self.input_size;
         if batch == 0 || input.len() != batch * 3 * s * s {
             return Err(DetectorError::Config(format!(
@@ -162,8 +167,8 @@ impl Detector {
         };
         // Burn reports some backend failures (device lost, out of memory) by panicking; keep
         // them inside this call as errors.
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let data = TensorData::new(input.to_vec(), [batch, 3, s, s]);
+        let result = catch_unwind(AssertUnwindSafe(move || {
+            let data = TensorData::new(input, [batch, 3, s, s]);
             let x = Tensor::<4>::from_data(data, &self.backend.device);
             self.model.forward(x).try_into_data()
         }));
@@ -200,7 +205,7 @@ impl Detector {
         let mut all = Vec::with_capacity(frames.len());
         for chunk in frames.chunks(self.max_batch) {
             let batch = letterbox_batch(chunk, self.input_size);
-            let raw = self.raw_output(&batch.data, chunk.len())?;
+            let raw = self.forward(batch.data, chunk.len())?;
             for (letterbox, raw) in batch.letterboxes.iter().zip(raw.chunks_exact(row)) {
                 all.push(postprocess(
                     raw,

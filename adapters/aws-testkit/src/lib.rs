@@ -367,29 +367,7 @@ pub async fn recording_http_server(
     (format!("http://{addr}"), seen)
 }
 
-/// Poll futures concurrently on the current task and collect their outputs in order.
-pub async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
-}
+pub use futures::future::join_all;
 
 /// An ECS client for moto. moto renders a task's container `cpu` (always) and `memory` as JSON
 /// numbers, where the ECS model has strings, and the Rust SDK rejects such RunTask/DescribeTasks

@@ -354,7 +354,7 @@ pub async fn run<U: UserSource>(
             (payload.user_id, r)
         });
     }
-    for (user_id, r) in futures_join_all(jobs).await {
+    for (user_id, r) in futures::future::join_all(jobs).await {
         match r {
             Ok((task_arn, reused)) => {
                 tracing::info!(%user_id, %task_arn, reused, run_id = %run_id, "task started");
@@ -375,30 +375,6 @@ pub async fn run<U: UserSource>(
     } else {
         Err(ControllerError::PartialFailure(Box::new(report)))
     }
-}
-
-/// Run futures concurrently on the current task (bounded by the semaphore inside each).
-async fn futures_join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.into_iter().flatten().collect()
 }
 
 /// The `startedBy` value of a (run, user) pair: `ffs-`/`ffa-` + 32 hex digits (36 characters,

@@ -186,23 +186,7 @@ impl JobState {
             expect_jump: false,
             live: false,
             source_duration: None,
-            report: JobReport {
-                health: StreamHealth::Unavailable,
-                error: None,
-                frames_sampled: 0,
-                frames_decoded: 0,
-                seeks: 0,
-                reconnects: 0,
-                live: false,
-                source_duration: None,
-                last_t: None,
-                gap_seconds: 0.0,
-                width: 0,
-                height: 0,
-                elapsed: Duration::ZERO,
-                decode_time: Duration::ZERO,
-                convert_time: Duration::ZERO,
-            },
+            report: JobReport::empty(StreamHealth::Unavailable, None),
         }
     }
 

@@ -255,24 +255,34 @@ impl Drop for FrameStream {
 }
 
 fn lost_thread_report() -> JobReport {
-    JobReport {
-        health: StreamHealth::Unavailable,
-        error: Some(FrameSourceError::Thread(
+    JobReport::empty(
+        StreamHealth::Unavailable,
+        Some(FrameSourceError::Thread(
             "the decode thread ended without a report".to_string(),
         )),
-        frames_sampled: 0,
-        frames_decoded: 0,
-        seeks: 0,
-        reconnects: 0,
-        live: false,
-        source_duration: None,
-        last_t: None,
-        gap_seconds: 0.0,
-        width: 0,
-        height: 0,
-        elapsed: Duration::ZERO,
-        decode_time: Duration::ZERO,
-        convert_time: Duration::ZERO,
+    )
+}
+
+impl JobReport {
+    /// A report of a job that has not produced anything (yet).
+    pub(crate) fn empty(health: StreamHealth, error: Option<FrameSourceError>) -> Self {
+        Self {
+            health,
+            error,
+            frames_sampled: 0,
+            frames_decoded: 0,
+            seeks: 0,
+            reconnects: 0,
+            live: false,
+            source_duration: None,
+            last_t: None,
+            gap_seconds: 0.0,
+            width: 0,
+            height: 0,
+            elapsed: Duration::ZERO,
+            decode_time: Duration::ZERO,
+            convert_time: Duration::ZERO,
+        }
     }
 }
 
