@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 backend="${1:-cpu}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
 export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
-cargo build --release -q -p footfall-benches --bin pipeline_timing
+# The whole workspace, as everywhere: a subset would unify features differently and rebuild Burn.
+cargo build --release -q --workspace --all-targets
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
 for t in 1 2; do

@@ -1,12 +1,14 @@
 //! Detector stages on the shared photos: letterbox, forward pass per backend at batch 1 and 8,
-//! decode + NMS, and end-to-end `count_people`.
+//! decode + NMS, and end-to-end `count_people` (one photo, all 73 photos, the 10 s video).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use detector_core::postprocess::{PostprocessConfig, postprocess};
 use detector_core::preprocess::letterbox_batch;
 use detector_core::{BackendChoice, Detector, DetectorConfig, NUM_CLASSES};
 use footfall_benches::{shared_dir, shared_photos};
+use frame_source::{FrameStream, JobOptions, SamplingPolicy, SourceSpec};
 use std::hint::black_box;
+use std::time::Duration;
 
 fn detector(backend: BackendChoice) -> Detector {
     Detector::new(DetectorConfig {
@@ -100,6 +102,29 @@ fn bench_end_to_end(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) % photos.len();
             det.count_people(std::slice::from_ref(&photos[i])).unwrap()
+        })
+    });
+    group.bench_function("photos73_batch8", |b| {
+        b.iter(|| det.count_people(&photos).unwrap())
+    });
+    // The shared 10 s video, one frame per second: FFmpeg decode (overlapped with inference by
+    // frame-source's decoder thread) + detection, as `footfall count` runs it.
+    let video = shared_dir().join("video/people_10s_640x480.mp4");
+    group.bench_function("video10s_every1s_decode_detect", |b| {
+        b.iter(|| {
+            let spec = SourceSpec::parse(&video.to_string_lossy()).unwrap();
+            let options = JobOptions {
+                sampling: SamplingPolicy::Every(Duration::from_secs(1)),
+                ..Default::default()
+            };
+            let mut stream = FrameStream::open(spec, options).unwrap();
+            let mut busiest = 0;
+            for batch in stream.by_ref() {
+                let frames: Vec<_> = batch.into_iter().map(|f| f.image).collect();
+                busiest = busiest.max(det.count_people(&frames).unwrap().max);
+            }
+            stream.finish();
+            busiest
         })
     });
     group.finish();

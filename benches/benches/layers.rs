@@ -1,11 +1,15 @@
 //! Per-layer-type microbenchmarks at YOLOX-Nano's shapes, so the slow operation is visible:
-//! 3x3 conv, 1x1 conv, depthwise 3x3, SiLU, nearest upsample, concat.
+//! 3x3 conv, 1x1 conv, depthwise 3x3, SiLU, nearest upsample, concat; then each convolution
+//! with its SiLU, as Burn's flex runs it (two operations) against detector-core's fused CPU
+//! kernel (one pass), in the same run.
 
 use burn::tensor::activation::silu;
 use burn::tensor::module::{conv2d, interpolate};
 use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
+use detector_core::kernels::Activation;
+use detector_core::kernels::conv::{ConvSpec, conv2d_bias_act};
 
 fn devices() -> Vec<(&'static str, Device)> {
     #[allow(deprecated)]
@@ -107,5 +111,62 @@ fn bench_layers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_layers);
+/// Convolution + SiLU at Nano's shapes: flex's `conv2d` then `silu` against the fused kernel.
+fn bench_fused(c: &mut Criterion) {
+    let mut group = c.benchmark_group("conv_silu");
+    group.sample_size(20);
+    // (name, in, out, size, kernel, stride, groups)
+    let cases = [
+        ("stem3x3_12to16_208", 12, 16, 208, 3, 1, 1),
+        ("conv3x3_64to64_52", 64, 64, 52, 3, 1, 1),
+        ("conv1x1_64to64_52", 64, 64, 52, 1, 1, 1),
+        ("conv1x1_128to64_26", 128, 64, 26, 1, 1, 1),
+        ("dw3x3_64_52", 64, 64, 52, 3, 1, 64),
+        ("dw3x3_s2_32_104", 32, 32, 104, 3, 2, 32),
+    ];
+    let device = Device::flex();
+    for (name, cin, cout, hw, k, stride, groups) in cases {
+        let pad = (k - 1) / 2;
+        let x = Tensor::<4>::random([1, cin, hw, hw], Distribution::Default, &device);
+        let w = Tensor::<4>::random([cout, cin / groups, k, k], Distribution::Default, &device);
+        let b = Tensor::<1>::random([cout], Distribution::Default, &device);
+        let options = ConvOptions::new([stride; 2], [pad; 2], [1, 1], groups);
+        group.bench_function(format!("flex/{name}"), |bench| {
+            bench.iter(|| {
+                let y = conv2d(x.clone(), w.clone(), Some(b.clone()), options.clone());
+                sync(silu(y))
+            })
+        });
+        let (xv, wv, bv) = (values(&x), values(&w), values(&b));
+        let spec = ConvSpec {
+            stride,
+            padding: pad,
+            groups,
+            activation: Activation::Silu,
+        };
+        group.bench_function(format!("fused/{name}"), |bench| {
+            bench.iter(|| {
+                conv2d_bias_act(
+                    &xv,
+                    [1, cin, hw, hw],
+                    &wv,
+                    [cout, cin / groups, k, k],
+                    &bv,
+                    spec,
+                )
+                .expect("supported")
+            })
+        });
+    }
+    group.finish();
+}
+
+fn values<const D: usize>(t: &Tensor<D>) -> Vec<f32> {
+    t.clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+criterion_group!(benches, bench_layers, bench_fused);
 criterion_main!(benches);

@@ -21,6 +21,7 @@ pub mod count;
 pub mod detector;
 pub mod error;
 pub mod frame;
+pub mod kernels;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;

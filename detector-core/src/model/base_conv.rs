@@ -8,10 +8,10 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use super::ConvVisitor;
+use crate::kernels::{Activation, conv2d_bias_act};
 
 /// Configuration of a [`BaseConv`]: `ksize x ksize` convolution, "same" padding for odd kernels.
 #[derive(Config, Debug)]
@@ -65,8 +65,18 @@ impl BaseConvConfig {
 impl BaseConv {
     /// `[B, in, H, W] -> [B, out, H / stride, W / stride]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.conv.forward(x);
-        if self.activation { silu(y) } else { y }
+        let activation = if self.activation {
+            Activation::Silu
+        } else {
+            Activation::Identity
+        };
+        conv2d_bias_act(x, &self.conv, activation)
+    }
+
+    /// For the prediction layers whose outputs are probabilities (objectness, classes): the
+    /// convolution and the sigmoid in one pass instead of two.
+    pub fn forward_sigmoid(&self, x: Tensor<4>) -> Tensor<4> {
+        conv2d_bias_act(x, &self.conv, Activation::Sigmoid)
     }
 
     pub(crate) fn visit_convs<'a>(&'a mut self, name: &str, visitor: &mut ConvVisitor<'a>) {

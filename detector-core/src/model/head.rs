@@ -4,7 +4,6 @@
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor};
 
 use super::ConvVisitor;
@@ -93,9 +92,9 @@ impl YoloxHead {
                 let x = level.stem.forward(x);
                 let cls_feat = level.cls_convs.iter().fold(x.clone(), |t, c| c.forward(t));
                 let reg_feat = level.reg_convs.iter().fold(x, |t, c| c.forward(t));
-                let cls = sigmoid(level.cls_pred.forward(cls_feat));
+                let cls = level.cls_pred.forward_sigmoid(cls_feat);
                 let reg = level.reg_pred.forward(reg_feat.clone());
-                let obj = sigmoid(level.obj_pred.forward(reg_feat));
+                let obj = level.obj_pred.forward_sigmoid(reg_feat);
                 let out = Tensor::cat(vec![reg, obj, cls], 1);
                 let [b, c, hh, ww] = out.dims();
                 out.reshape([b, c, hh * ww])

@@ -1,0 +1,546 @@
+//! Convolution + bias + activation on NCHW `f32` slices, the three shapes YOLOX is made of.
+//!
+//! - **Pointwise** (1x1, stride 1): in NCHW a 1x1 convolution already is a matrix product,
+//!   `out[co, p] = W[co, ci] X[ci, p]`, so it goes to the `gemm` crate without any copy.
+//! - **Dense k x k** (the Focus stem; every 3x3 of the larger models): im2col of one tile of
+//!   output pixels into a per-thread buffer, then the same product with `K = ci * k * k`.
+//! - **Depthwise k x k** (YOLOX-Nano's DWConv): a direct per-channel kernel whose inner loop runs
+//!   over contiguous input rows, so it vectorises without padding checks.
+//!
+//! Every path applies the bias and SiLU to a tile while it is still in cache, and the work is
+//! split over output tiles (pixels for the GEMM paths, channel planes for depthwise) on rayon's
+//! pool, whose size `RAYON_NUM_THREADS` sets.
+
+use std::cell::RefCell;
+
+use gemm::{Parallelism, gemm};
+use rayon::prelude::*;
+
+use super::activation::{Activation, bias_activation};
+
+/// Hyper-parameters of one convolution (square kernel, symmetric padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpec {
+    /// Stride in both directions.
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub padding: usize,
+    /// Channel groups: 1 (dense) or the channel count (depthwise).
+    pub groups: usize,
+    /// What follows the bias.
+    pub activation: Activation,
+}
+
+/// A convolution's output: NCHW values and their dimensions.
+#[derive(Debug)]
+pub struct ConvOutput {
+    /// `[batch, out_channels, out_height, out_width]`, row-major.
+    pub values: Vec<f32>,
+    /// The four dimensions.
+    pub dims: [usize; 4],
+}
+
+/// Runs `act(conv(input, weight) + bias)`.
+///
+/// `input` is `[batch, channels, height, width]` and `weight` `[out, channels / groups, k, k]`,
+/// both contiguous. Returns `None` for what these kernels do not cover (dilation is never asked
+/// for; other group counts, non-square kernels, mismatched lengths): callers then fall back to
+/// the backend's own convolution.
+pub fn conv2d_bias_act(
+    input: &[f32],
+    input_dims: [usize; 4],
+    weight: &[f32],
+    weight_dims: [usize; 4],
+    bias: &[f32],
+    spec: ConvSpec,
+) -> Option<ConvOutput> {
+    let [batch, channels, height, width] = input_dims;
+    let [out_channels, group_channels, kernel, kernel_w] = weight_dims;
+    let ConvSpec {
+        stride, padding, ..
+    } = spec;
+    let sane = kernel == kernel_w
+        && kernel > 0
+        && stride > 0
+        && channels > 0
+        && input.len() == batch * channels * height * width
+        && weight.len() == out_channels * group_channels * kernel * kernel
+        && bias.len() == out_channels
+        && height + 2 * padding >= kernel
+        && width + 2 * padding >= kernel;
+    if !sane {
+        return None;
+    }
+    let geometry = Geometry {
+        batch,
+        channels,
+        height,
+        width,
+        out_channels,
+        kernel,
+        stride,
+        padding,
+        out_height: (height + 2 * padding - kernel) / stride + 1,
+        out_width: (width + 2 * padding - kernel) / stride + 1,
+    };
+    let mut values = vec![0.0f32; batch * out_channels * geometry.out_pixels()];
+    if spec.groups == 1 && group_channels == channels {
+        conv_gemm(input, weight, bias, spec.activation, &geometry, &mut values);
+    } else if spec.groups == channels && group_channels == 1 && out_channels == channels {
+        conv_depthwise(input, weight, bias, spec.activation, &geometry, &mut values);
+    } else {
+        return None;
+    }
+    Some(ConvOutput {
+        values,
+        dims: [batch, out_channels, geometry.out_height, geometry.out_width],
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    batch: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    out_height: usize,
+    out_width: usize,
+}
+
+impl Geometry {
+    fn in_pixels(&self) -> usize {
+        self.height * self.width
+    }
+    fn out_pixels(&self) -> usize {
+        self.out_height * self.out_width
+    }
+    fn is_pointwise(&self) -> bool {
+        self.kernel == 1 && self.stride == 1 && self.padding == 0
+    }
+    /// Rows of the GEMM's right-hand side: input channels times kernel taps.
+    fn depth(&self) -> usize {
+        self.channels * self.kernel * self.kernel
+    }
+}
+
+/// A raw pointer that tiles write through; each tile owns a disjoint set of elements.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: tiles write disjoint elements and the buffer outlives the parallel loop.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    // A method, not the field: closures would capture the bare pointer field otherwise.
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+thread_local! {
+    /// im2col scratch, kept per worker thread so that frames after the first allocate nothing.
+    static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Output pixels per GEMM tile: the tile's columns (im2col) or outputs should stay in L2, and
+/// there should be a few tiles per thread to balance the load.
+fn tile_width(g: &Geometry) -> usize {
+    let rows = if g.is_pointwise() {
+        g.out_channels
+    } else {
+        g.depth()
+    };
+    let mut width = ((64 * 1024) / rows.max(1)).clamp(64, 2048) / 16 * 16;
+    let threads = rayon::current_num_threads().max(1);
+    while width > 32 && g.batch * g.out_pixels().div_ceil(width) < 3 * threads {
+        width /= 2;
+    }
+    width.min(g.out_pixels()).max(1)
+}
+
+fn conv_gemm(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    activation: Activation,
+    g: &Geometry,
+    out: &mut [f32],
+) {
+    let pixels = g.out_pixels();
+    let width = tile_width(g);
+    let tiles = pixels.div_ceil(width);
+    let depth = g.depth();
+    let out_ptr = SharedOut(out.as_mut_ptr());
+    (0..g.batch * tiles).into_par_iter().for_each(|task| {
+        let (image, tile) = (task / tiles, task % tiles);
+        let start = tile * width;
+        let len = width.min(pixels - start);
+        let image_in = &input[image * g.channels * g.in_pixels()..][..g.channels * g.in_pixels()];
+        let out_base = image * g.out_channels * pixels;
+        let run = |rhs: *const f32, rhs_rs: usize| {
+            // SAFETY: lhs is `[out_channels, depth]` row-major, rhs `[depth, len]` with row stride
+            // `rhs_rs`, dst the tile's columns `start..start + len` of `[out_channels, pixels]`;
+            // all inside their slices, and no other task writes these columns.
+            unsafe {
+                let dst = out_ptr.get().add(out_base + start);
+                gemm(
+                    g.out_channels,
+                    len,
+                    depth,
+                    dst,
+                    1,
+                    pixels as isize,
+                    false,
+                    weight.as_ptr(),
+                    1,
+                    depth as isize,
+                    rhs,
+                    1,
+                    rhs_rs as isize,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                for co in 0..g.out_channels {
+                    let row = std::slice::from_raw_parts_mut(dst.add(co * pixels), len);
+                    bias_activation(row, bias[co], activation);
+                }
+            }
+        };
+        if g.is_pointwise() {
+            run(image_in[start..].as_ptr(), pixels);
+        } else {
+            COLUMNS.with_borrow_mut(|columns| {
+                columns.clear();
+                columns.resize(depth * len, 0.0);
+                im2col(image_in, g, start, len, columns);
+                run(columns.as_ptr(), len);
+            });
+        }
+    });
+}
+
+/// Writes rows `(channel, ky, kx)` of the unfolded input for output pixels `start..start + len`
+/// into `columns` (`[depth, len]`), zero where the kernel overhangs the padding.
+fn im2col(image: &[f32], g: &Geometry, start: usize, len: usize, columns: &mut [f32]) {
+    let k = g.kernel;
+    for c in 0..g.channels {
+        let plane = &image[c * g.in_pixels()..][..g.in_pixels()];
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &mut columns[((c * k + ky) * k + kx) * len..][..len];
+                let mut done = 0;
+                while done < len {
+                    let pixel = start + done;
+                    let (oy, ox0) = (pixel / g.out_width, pixel % g.out_width);
+                    let run = (g.out_width - ox0).min(len - done);
+                    let segment = &mut row[done..done + run];
+                    let iy = (oy * g.stride + ky) as isize - g.padding as isize;
+                    if iy < 0 || iy >= g.height as isize {
+                        segment.fill(0.0);
+                    } else {
+                        let src = &plane[iy as usize * g.width..][..g.width];
+                        gather_row(src, segment, ox0, kx, g);
+                    }
+                    done += run;
+                }
+            }
+        }
+    }
+}
+
+/// `segment[j] = src[(ox0 + j) * stride + kx - padding]`, zero outside `src`.
+fn gather_row(src: &[f32], segment: &mut [f32], ox0: usize, kx: usize, g: &Geometry) {
+    let (lo, hi) = valid_outputs(g.width, g.stride, g.padding, kx);
+    let (lo, hi) = (lo.max(ox0), hi.min(ox0 + segment.len()));
+    if lo >= hi {
+        segment.fill(0.0);
+        return;
+    }
+    segment[..lo - ox0].fill(0.0);
+    segment[hi - ox0..].fill(0.0);
+    let first = lo * g.stride + kx - g.padding;
+    let dst = &mut segment[lo - ox0..hi - ox0];
+    if g.stride == 1 {
+        dst.copy_from_slice(&src[first..first + dst.len()]);
+    } else {
+        for (j, v) in dst.iter_mut().enumerate() {
+            *v = src[first + j * g.stride];
+        }
+    }
+}
+
+/// Output columns `lo..hi` whose input column `o * stride + k - padding` lies in `0..size`.
+fn valid_outputs(size: usize, stride: usize, padding: usize, k: usize) -> (usize, usize) {
+    let lo = padding.saturating_sub(k).div_ceil(stride);
+    // Largest o with o * stride + k - padding <= size - 1.
+    let hi = if size + padding > k {
+        (size + padding - k - 1) / stride + 1
+    } else {
+        0
+    };
+    (lo, hi)
+}
+
+fn conv_depthwise(
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    activation: Activation,
+    g: &Geometry,
+    out: &mut [f32],
+) {
+    let k = g.kernel;
+    let (in_pixels, out_pixels) = (g.in_pixels(), g.out_pixels());
+    let columns: Vec<(usize, usize)> = (0..k)
+        .map(|kx| valid_outputs(g.width, g.stride, g.padding, kx))
+        .map(|(lo, hi)| (lo, hi.min(g.out_width)))
+        .collect();
+    out.par_chunks_mut(out_pixels)
+        .enumerate()
+        .for_each(|(plane_index, out_plane)| {
+            let c = plane_index % g.channels;
+            let plane = DepthwisePlane {
+                input: &input[plane_index * in_pixels..][..in_pixels],
+                taps: &weight[c * k * k..][..k * k],
+                columns: &columns,
+                geometry: g,
+            };
+            plane.run(out_plane);
+            for row in out_plane.chunks_exact_mut(g.out_width) {
+                bias_activation(row, bias[c], activation);
+            }
+        });
+}
+
+/// One channel of a depthwise convolution.
+struct DepthwisePlane<'a> {
+    input: &'a [f32],
+    taps: &'a [f32],
+    /// Per kernel column `kx`, the output columns whose input column is inside the image.
+    columns: &'a [(usize, usize)],
+    geometry: &'a Geometry,
+}
+
+impl DepthwisePlane<'_> {
+    fn run(&self, out: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: the CPU has the features the function was compiled for.
+                return unsafe { self.run_avx512(out) };
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: as above.
+                return unsafe { self.run_avx2(out) };
+            }
+        }
+        self.run_portable(out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn run_avx512(&self, out: &mut [f32]) {
+        self.run_portable(out);
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn run_avx2(&self, out: &mut [f32]) {
+        self.run_portable(out);
+    }
+
+    /// Accumulates `tap * input row` over contiguous stretches of each output row, so the inner
+    /// loop has no bounds or padding checks and vectorises.
+    #[inline(always)]
+    fn run_portable(&self, out: &mut [f32]) {
+        let g = self.geometry;
+        let k = g.kernel;
+        for (oy, row) in out.chunks_exact_mut(g.out_width).enumerate() {
+            row.fill(0.0);
+            for ky in 0..k {
+                let iy = (oy * g.stride + ky) as isize - g.padding as isize;
+                if iy < 0 || iy >= g.height as isize {
+                    continue;
+                }
+                let src = &self.input[iy as usize * g.width..][..g.width];
+                for (kx, &(lo, hi)) in self.columns.iter().enumerate() {
+                    if lo >= hi {
+                        continue;
+                    }
+                    let w = self.taps[ky * k + kx];
+                    let first = lo * g.stride + kx - g.padding;
+                    let dst = &mut row[lo..hi];
+                    if g.stride == 1 {
+                        for (o, &i) in dst.iter_mut().zip(&src[first..first + (hi - lo)]) {
+                            *o += w * i;
+                        }
+                    } else {
+                        for (j, o) in dst.iter_mut().enumerate() {
+                            *o += w * src[first + j * g.stride];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Direct definition, in f64, for comparison.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        input: &[f32],
+        [b, c, h, w]: [usize; 4],
+        weight: &[f32],
+        [co, cg, k, _]: [usize; 4],
+        bias: &[f32],
+        spec: ConvSpec,
+    ) -> (Vec<f32>, [usize; 4]) {
+        let (s, p) = (spec.stride, spec.padding);
+        let (oh, ow) = ((h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1);
+        let per_group_out = co / spec.groups;
+        let mut out = vec![0.0f32; b * co * oh * ow];
+        for n in 0..b {
+            for o in 0..co {
+                let group = o / per_group_out;
+                for y in 0..oh {
+                    for x in 0..ow {
+                        let mut acc = bias[o] as f64;
+                        for i in 0..cg {
+                            let ci = group * cg + i;
+                            for ky in 0..k {
+                                for kx in 0..k {
+                                    let iy = (y * s + ky) as isize - p as isize;
+                                    let ix = (x * s + kx) as isize - p as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let v =
+                                        input[((n * c + ci) * h + iy as usize) * w + ix as usize];
+                                    acc +=
+                                        v as f64 * weight[((o * cg + i) * k + ky) * k + kx] as f64;
+                                }
+                            }
+                        }
+                        match spec.activation {
+                            Activation::Identity => {}
+                            Activation::Silu => acc /= 1.0 + (-acc).exp(),
+                            Activation::Sigmoid => acc = 1.0 / (1.0 + (-acc).exp()),
+                        }
+                        out[((n * co + o) * oh + y) * ow + x] = acc as f32;
+                    }
+                }
+            }
+        }
+        (out, [b, co, oh, ow])
+    }
+
+    fn pseudo_random(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 2001) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn check(input_dims: [usize; 4], out_channels: usize, kernel: usize, spec: ConvSpec) {
+        let [_, c, _, _] = input_dims;
+        let group_channels = c / spec.groups;
+        let weight_dims = [out_channels, group_channels, kernel, kernel];
+        let input = pseudo_random(input_dims.iter().product(), 1);
+        let weight = pseudo_random(weight_dims.iter().product(), 2);
+        let bias = pseudo_random(out_channels, 3);
+        let ours = conv2d_bias_act(&input, input_dims, &weight, weight_dims, &bias, spec)
+            .expect("supported shape");
+        let (want, want_dims) = reference(&input, input_dims, &weight, weight_dims, &bias, spec);
+        assert_eq!(ours.dims, want_dims, "{input_dims:?} {spec:?}");
+        let worst = ours
+            .values
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst < 1e-4,
+            "{input_dims:?} k{kernel} {spec:?}: max diff {worst}"
+        );
+    }
+
+    fn spec(stride: usize, padding: usize, groups: usize, activation: Activation) -> ConvSpec {
+        ConvSpec {
+            stride,
+            padding,
+            groups,
+            activation,
+        }
+    }
+
+    #[test]
+    fn pointwise_matches_the_definition() {
+        check([2, 7, 5, 9], 5, 1, spec(1, 0, 1, Activation::Silu));
+        check([1, 16, 13, 13], 33, 1, spec(1, 0, 1, Activation::Identity));
+        check([1, 16, 13, 13], 80, 1, spec(1, 0, 1, Activation::Sigmoid));
+    }
+
+    #[test]
+    fn dense_matches_the_definition_for_strides_and_odd_sizes() {
+        check([1, 12, 11, 14], 16, 3, spec(1, 1, 1, Activation::Silu));
+        check([2, 5, 9, 8], 7, 3, spec(2, 1, 1, Activation::Silu));
+        check([1, 3, 7, 7], 4, 5, spec(1, 2, 1, Activation::Identity));
+        check([1, 2, 3, 3], 2, 3, spec(2, 0, 1, Activation::Silu));
+        // 1x1 with stride 2 goes through im2col, not the pointwise shortcut.
+        check([1, 4, 6, 6], 3, 1, spec(2, 0, 1, Activation::Silu));
+    }
+
+    #[test]
+    fn depthwise_matches_the_definition_for_strides_and_odd_sizes() {
+        check([2, 6, 10, 7], 6, 3, spec(1, 1, 6, Activation::Silu));
+        check([1, 4, 9, 9], 4, 3, spec(2, 1, 4, Activation::Silu));
+        check([1, 3, 8, 5], 3, 5, spec(2, 2, 3, Activation::Identity));
+        check([1, 2, 1, 1], 2, 3, spec(1, 1, 2, Activation::Silu));
+    }
+
+    #[test]
+    fn unsupported_or_inconsistent_shapes_are_declined() {
+        let s = spec(1, 1, 2, Activation::Silu);
+        // Two groups of two channels: neither dense nor depthwise.
+        assert!(
+            conv2d_bias_act(
+                &[0.0; 16],
+                [1, 4, 2, 2],
+                &[0.0; 72],
+                [4, 2, 3, 3],
+                &[0.0; 4],
+                s
+            )
+            .is_none()
+        );
+        // Input length does not match its dimensions.
+        let s = spec(1, 1, 1, Activation::Silu);
+        assert!(
+            conv2d_bias_act(&[0.0; 3], [1, 1, 2, 2], &[0.0; 9], [1, 1, 3, 3], &[0.0], s).is_none()
+        );
+        // Kernel larger than the padded input.
+        let s = spec(1, 0, 1, Activation::Silu);
+        assert!(
+            conv2d_bias_act(&[0.0; 4], [1, 1, 2, 2], &[0.0; 9], [1, 1, 3, 3], &[0.0], s).is_none()
+        );
+    }
+}

@@ -1,0 +1,71 @@
+//! Hand-written CPU kernels for the operations that dominate YOLOX, plugged into Burn as a
+//! backend extension so that the model code stays backend-generic.
+//!
+//! [`conv2d_bias_act`] is what the model calls for every convolution. On Burn's flex CPU
+//! backend it runs [`conv::conv2d_bias_act`] (one pass: GEMM or direct depthwise, bias and
+//! activation on each tile while it is in cache); on every other backend, and for any shape
+//! these kernels do not cover, it runs Burn's own `conv2d` followed by the activation, which
+//! wgpu's fusion compiles into its kernels anyway. What each step gave is in
+//! `benches/README.md`.
+
+pub mod activation;
+pub mod conv;
+mod flex;
+
+use burn::backend::{Dispatch, DispatchDevice};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::activation::{sigmoid, silu};
+
+pub use activation::Activation;
+pub use conv::ConvSpec;
+pub use flex::FusedConvBackend;
+
+/// `activation(conv(x) + bias)` for one YOLOX convolution, `[B, in, H, W] -> [B, out, H', W']`.
+pub fn conv2d_bias_act(x: Tensor<4>, conv: &Conv2d, activation: Activation) -> Tensor<4> {
+    let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
+    match (on_flex, fused_spec(conv, activation), &conv.bias) {
+        (true, Some(spec), Some(bias)) => {
+            let out = <Dispatch as FusedConvBackend>::conv2d_bias_act(
+                x.into_dispatch(),
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                spec,
+            );
+            Tensor::from_dispatch(out)
+        }
+        _ => {
+            let y = conv.forward(x);
+            match activation {
+                Activation::Identity => y,
+                Activation::Silu => silu(y),
+                Activation::Sigmoid => sigmoid(y),
+            }
+        }
+    }
+}
+
+/// The kernels' description of `conv`, or `None` where they do not apply (dilation, uneven
+/// padding or stride, grouped but not depthwise).
+fn fused_spec(conv: &Conv2d, activation: Activation) -> Option<ConvSpec> {
+    let [out_channels, group_channels, kh, kw] = conv.weight.val().dims();
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right)
+            if top == left && left == bottom && bottom == right =>
+        {
+            top
+        }
+        PaddingConfig2d::Valid => 0,
+        _ => return None,
+    };
+    let dense = conv.groups == 1;
+    let depthwise = group_channels == 1 && conv.groups == out_channels;
+    let plain = kh == kw && conv.stride[0] == conv.stride[1] && conv.dilation == [1, 1];
+    (plain && (dense || depthwise)).then_some(ConvSpec {
+        stride: conv.stride[0],
+        padding,
+        groups: conv.groups,
+        activation,
+    })
+}
