@@ -130,6 +130,11 @@ impl Detector {
         &self.backend.description
     }
 
+    /// The Burn device the network runs on (to put other work on the same device).
+    pub fn device(&self) -> &burn::tensor::Device {
+        &self.backend.device
+    }
+
     /// Network size.
     pub fn model_size(&self) -> ModelSize {
         self.model_size

@@ -12,9 +12,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use burn::tensor::{Tensor, TensorData};
-use detector_core::backend::select_backend;
-use detector_core::model::YoloxConfig;
+use burn::tensor::{Device, Tensor, TensorData};
+use detector_core::model::{Yolox, YoloxConfig};
 use detector_core::preprocess::letterbox_batch;
 use detector_core::{BackendChoice, Detector, DetectorConfig, ModelSize, count_people_in};
 use image::RgbImage;
@@ -29,6 +28,21 @@ fn median(mut samples: Vec<f64>) -> f64 {
     samples[samples.len() / 2]
 }
 
+/// The network alone on a batch already on the device, synchronised, without the upload of
+/// the input and the read-back of the output: median milliseconds per batch.
+fn compute_only(model: &Yolox, device: &Device, input: Vec<f32>, batch: usize, side: usize) -> f64 {
+    let x = Tensor::<4>::from_data(TensorData::new(input, [batch, 3, side, side]), device);
+    let mut samples = Vec::new();
+    for _ in 0..8 {
+        let t = Instant::now();
+        let y = model.forward(x.clone());
+        device.sync().expect("device sync");
+        samples.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(y);
+    }
+    median(samples[2..].to_vec())
+}
+
 /// Times `forward` at each batch size: the first call alone, then the median of warm calls.
 fn time_batches(
     label: &str,
@@ -37,6 +51,7 @@ fn time_batches(
     batches: &[usize],
     photos: &[RgbImage],
     mut forward: impl FnMut(Vec<f32>, usize) -> Vec<f32>,
+    mut compute: impl FnMut(Vec<f32>, usize) -> f64,
 ) {
     for &batch in batches {
         let frames: Vec<RgbImage> = (0..batch)
@@ -59,9 +74,11 @@ fn time_batches(
             warm.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let warm_ms = median(warm[2..].to_vec());
+        let compute_ms = compute(input, batch);
         emit(format!(
-            "{{\"model\":\"{label}\",\"backend\":\"{backend}\",\"input\":{input_size},\"batch\":{batch},\"first_call_ms\":{first_ms:.1},\"warm_ms_per_batch\":{warm_ms:.2},\"warm_frames_per_s\":{:.1},\"finite\":{finite}}}",
-            batch as f64 * 1e3 / warm_ms
+            "{{\"model\":\"{label}\",\"backend\":\"{backend}\",\"input\":{input_size},\"batch\":{batch},\"first_call_ms\":{first_ms:.1},\"warm_ms_per_batch\":{warm_ms:.2},\"warm_frames_per_s\":{:.1},\"compute_only_ms_per_batch\":{compute_ms:.2},\"compute_only_frames_per_s\":{:.1},\"finite\":{finite}}}",
+            batch as f64 * 1e3 / warm_ms,
+            batch as f64 * 1e3 / compute_ms
         ));
     }
 }
@@ -113,6 +130,8 @@ fn main() {
     ));
     let backend = gpu.backend().to_string();
 
+    // Nano's network for the compute-only figure: same architecture, weights irrelevant to time.
+    let nano = YoloxConfig::for_size(ModelSize::Nano).init(gpu.device());
     time_batches(
         "yolox_nano",
         &backend,
@@ -120,19 +139,29 @@ fn main() {
         &batches,
         &photos,
         |input, b| gpu.raw_output(&input, b).expect("forward"),
+        |input, b| compute_only(&nano, gpu.device(), input, b, 416),
     );
 
     // YOLOX-S through the model directly (no export of its weights here).
-    let device = select_backend(BackendChoice::Wgpu).expect("wgpu").device;
+    // The detector's device: a second wgpu runtime cannot be started in one process.
+    let device = gpu.device().clone();
     let s = YoloxConfig::for_size(ModelSize::S).init(&device);
     let side = ModelSize::S.default_input_size();
-    time_batches("yolox_s", &backend, side, &batches, &photos, |input, b| {
-        let x = Tensor::<4>::from_data(TensorData::new(input, [b, 3, side, side]), &device);
-        s.forward(x)
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 output")
-    });
+    time_batches(
+        "yolox_s",
+        &backend,
+        side,
+        &batches,
+        &photos,
+        |input, b| {
+            let x = Tensor::<4>::from_data(TensorData::new(input, [b, 3, side, side]), &device);
+            s.forward(x)
+                .into_data()
+                .try_to_vec::<f32>()
+                .expect("f32 output")
+        },
+        |input, b| compute_only(&s, &device, input, b, side),
+    );
 
     // Agreement with the CPU backend on every photo, batch 8 on both.
     let cpu = Detector::new(DetectorConfig {
