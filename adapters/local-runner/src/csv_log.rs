@@ -49,12 +49,25 @@ pub fn append_result(results_dir: &Path, record: &ResultRecord) -> io::Result<Pa
     // The lock covers the "is it empty → header" decision as well as the append.
     file.lock()?;
     let mut text = String::new();
-    if file.metadata()?.len() == 0 {
+    let before = file.metadata()?.len();
+    if before == 0 {
         text.push_str(CSV_HEADER);
         text.push('\n');
     }
     text.push_str(&csv_line(record));
-    let written = file.write_all(text.as_bytes()).and_then(|()| file.flush());
+    let mut written = file.write_all(text.as_bytes()).and_then(|()| file.flush());
+    if written.is_err() {
+        // A full disk can take part of the line: cut the file back so it never ends in half a
+        // line (readers would see a corrupt row, and the next append would glue onto it).
+        if let Err(error) = file.set_len(before) {
+            written = written.map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("{e}; and the partial line could not be removed: {error}"),
+                )
+            });
+        }
+    }
     // Closing the file releases the lock as well; unlock explicitly to release it even if the
     // handle lives on in a cache later.
     let unlocked = file.unlock();
