@@ -253,10 +253,13 @@ async fn disk_full_is_a_clear_error_and_never_leaves_half_a_csv_line() {
     let error = csv_log::append_result(&results, &record("run-full", &long)).unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
     assert!(error.to_string().contains("No space left"), "{error}");
-    let after = std::fs::read(csv_log::csv_path(&results, "alice")).unwrap();
-    assert_eq!(
-        after, before,
-        "the CSV is unchanged after the failed append"
+    let after = std::fs::read_to_string(csv_log::csv_path(&results, "alice")).unwrap();
+    assert!(
+        after == before,
+        "the CSV changed after the failed append: {} bytes before, {} after, ending {:?}",
+        before.len(),
+        after.len(),
+        &after[after.len().saturating_sub(40)..]
     );
 
     // The scheduler on the full disk (database elsewhere): every result reaches the database,
