@@ -91,12 +91,7 @@ fn main() -> std::io::Result<()> {
 
     let model = encode_convs(&[conv("stem", [4, 3, 3, 3], 1), conv("dw", [4, 1, 3, 3], 4)]);
     write(dir, "onnx_weights", "two_convs", &model)?;
-    write(
-        dir,
-        "onnx_weights",
-        "cut",
-        &model[..model.len() * 2 / 3],
-    )?;
+    write(dir, "onnx_weights", "cut", &model[..model.len() * 2 / 3])?;
     write(dir, "onnx_weights", "empty_graph", &encode_convs(&[]))?;
 
     // Header: classes-1, size/32-1, width (u16), height (u16), score and IoU thresholds (/255),
