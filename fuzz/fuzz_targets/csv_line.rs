@@ -14,7 +14,12 @@ fn parse(line: &str) -> Vec<Vec<String>> {
         .from_reader(line.as_bytes());
     reader
         .records()
-        .map(|r| r.expect("a formatted line must parse").iter().map(str::to_string).collect())
+        .map(|r| {
+            r.expect("a formatted line must parse")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
         .collect()
 }
 
@@ -36,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
         let result = JobResult {
             run_id: fields[0].to_string(),
             user_id: fields[1].to_string(),
-            source: if data[0] & 1 == 0 { Source::EventBridge } else { Source::ApiGateway },
+            source: if data[0] & 1 == 0 {
+                Source::EventBridge
+            } else {
+                Source::ApiGateway
+            },
             date_time: fields[2].to_string(),
             streaming_url: String::new(),
             people_count: u32::from(data[0]),

@@ -23,8 +23,16 @@ fuzz_target!(|data: &[u8]| {
     let config = PostprocessConfig {
         score_threshold,
         iou_threshold,
-        nms: if head[8] & 1 == 0 { NmsMode::ClassAgnostic } else { NmsMode::PerClass },
-        classes: if head[8] & 2 == 0 { ClassFilter::All } else { ClassFilter::PersonOnly },
+        nms: if head[8] & 1 == 0 {
+            NmsMode::ClassAgnostic
+        } else {
+            NmsMode::PerClass
+        },
+        classes: if head[8] & 2 == 0 {
+            ClassFilter::All
+        } else {
+            ClassFilter::PersonOnly
+        },
     };
     // The raw tensor: the fuzz bytes as f32 values, cycled to the full size (or cut short when
     // head[9] says so, which must give no detections rather than a panic).
@@ -36,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let full = anchor_count(input_size) * (5 + num_classes);
-    let len = if head[9] == 0xff { values.len().min(full) } else { full };
+    let len = if head[9] == 0xff {
+        values.len().min(full)
+    } else {
+        full
+    };
     let raw: Vec<f32> = values.iter().copied().cycle().take(len).collect();
     let letterbox = Letterbox::new(width, height, input_size);
     let dets = postprocess(&raw, num_classes, input_size, &letterbox, &config);
