@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub use detector_prepost::{EncodeError, ImageError, OnnxError};
+
 /// Failures while finding, reading or applying weights.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -92,13 +94,8 @@ pub enum DetectorError {
     #[error(transparent)]
     Weights(#[from] WeightsError),
     /// An image could not be read or decoded.
-    #[error("cannot read image {source_name}: {reason}")]
-    Image {
-        /// File name or other description of the input.
-        source_name: String,
-        /// Cause.
-        reason: String,
-    },
+    #[error(transparent)]
+    Image(#[from] ImageError),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -119,6 +116,23 @@ pub enum DetectorError {
         reason: String,
     },
     /// Encoding an output image failed.
-    #[error("cannot encode image: {0}")]
-    Encode(String),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+}
+
+/// The ONNX reader's errors keep their place among the weights errors (`Format`, `Tensor`), so
+/// code matching on them is unchanged by the move of the reader to `detector-prepost`.
+impl From<OnnxError> for WeightsError {
+    fn from(error: OnnxError) -> Self {
+        match error {
+            OnnxError::Format { reason } => Self::Format { reason },
+            OnnxError::Tensor { name, reason } => Self::Tensor { name, reason },
+        }
+    }
+}
+
+impl From<OnnxError> for DetectorError {
+    fn from(error: OnnxError) -> Self {
+        Self::Weights(error.into())
+    }
 }

@@ -15,17 +15,15 @@
 //! The modules follow the data path: [`frame`] (decode) -> [`preprocess`] (letterbox) ->
 //! [`model`] (network) -> [`postprocess`] (decode boxes, NMS) -> [`count`] -> [`annotate`].
 
-pub mod annotate;
 pub mod backend;
 pub mod count;
 pub mod detector;
 pub mod error;
-pub mod frame;
 pub mod kernels;
 pub mod model;
-pub mod postprocess;
-pub mod preprocess;
 pub mod weights;
+/// The stages on plain data live in `detector-prepost` (no Burn), re-exported under their paths.
+pub use detector_prepost::{annotate, frame, postprocess, preprocess};
 
 pub use annotate::{annotate, class_name, encode_jpeg, to_base64};
 pub use backend::BackendChoice;

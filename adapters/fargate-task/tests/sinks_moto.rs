@@ -331,6 +331,15 @@ fn deps_for<J: JobRunner, S: ResultStore>(
 }
 
 fn config(w: &World, source: Source, extra: &[(&'static str, String)]) -> TaskConfig {
+    config_for_run(w, source, "run-77", extra)
+}
+
+fn config_for_run(
+    w: &World,
+    source: Source,
+    run_id: &str,
+    extra: &[(&'static str, String)],
+) -> TaskConfig {
     let user = payloads::UserConfig {
         user_id: "user_1".into(),
         streaming_url: "https://93.184.215.14/live.m3u8".into(),
@@ -340,7 +349,7 @@ fn config(w: &World, source: Source, extra: &[(&'static str, String)]) -> TaskCo
     let mut env = w.env.clone();
     env.insert(
         payloads::TASK_PAYLOAD_ENV,
-        TaskPayload::new(source, "run-77", &user).to_json(),
+        TaskPayload::new(source, run_id, &user).to_json(),
     );
     for (k, v) in extra {
         env.insert(k, v.clone());
@@ -669,4 +678,150 @@ async fn mysql_down_is_retried_then_reported_with_the_result() {
     let msg: Value = serde_json::from_str(&sent.last().unwrap().1).unwrap();
     assert_eq!(msg["result"]["people_count"], 6);
     assert_eq!(msg["failed_steps"], json!(["db"]));
+}
+
+/// Failure drill: the notification Lambda and SNS are both unreachable (endpoints where nothing
+/// listens, the SDK's own retries off). The alert is retried, every failed attempt is logged with
+/// the user and run id, the error notification is retried and logged the same way, and the
+/// result itself is stored (database row and S3 CSV line) and carried in the final log line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_lambda_and_sns_down_are_retried_logged_and_the_result_is_kept() {
+    use aws_config::retry::RetryConfig;
+    let w = world().await;
+    let log = JsonLog::capture("run-77", "user_1");
+    let job = FixedJob {
+        count: 20,
+        fail_first: Mutex::new(0),
+    };
+    let mut deps = deps_for(
+        &w,
+        config(&w, Source::EventBridge, &[]),
+        job,
+        MemStore::default(),
+        log.clone(),
+    );
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    deps.lambda = aws_sdk_lambda::Client::from_conf(
+        aws_sdk_lambda::config::Builder::from(&w.sdk)
+            .endpoint_url(&dead)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    deps.sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&w.sdk)
+            .endpoint_url(&dead)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let report = run_task(&deps).await;
+    assert_eq!(report.exit_code(), 1, "{report:?}");
+    assert_eq!(report.failures(), vec!["notify"]);
+    assert_eq!(report.step("db"), Some(&Step::Done));
+    assert_eq!(report.step("csv"), Some(&Step::Done));
+    assert!(matches!(
+        report.step("error_notification"),
+        Some(Step::Failed(_))
+    ));
+    // The result is stored all the same.
+    assert_eq!(deps.store.rows.lock().unwrap().len(), 1);
+    let csv = read_object(&deps.s3, &w.env["RESULTS_BUCKET"], "user_1.csv")
+        .await
+        .unwrap();
+    assert!(csv.contains(",user_1,20,10,EVENTBRIDGE,run-77"), "{csv}");
+
+    let lines = log.lines();
+    for step in ["notify", "error_notification"] {
+        let failed: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["event"] == "attempt_failed" && l["step"] == step)
+            .collect();
+        assert_eq!(failed.len(), 3, "{step}: retried RETRY_ATTEMPTS times");
+        for line in &failed {
+            assert_eq!(
+                (&line["run_id"], &line["user_id"]),
+                (&json!("run-77"), &json!("user_1"))
+            );
+            assert_eq!(line["retryable"], true, "{line}");
+        }
+        assert_eq!(failed.last().unwrap()["level"], "error");
+    }
+    let finished = lines.iter().find(|l| l["event"] == "job_finished").unwrap();
+    assert_eq!(finished["level"], "error");
+    assert_eq!(finished["failed"], json!(["notify"]));
+    assert_eq!(finished["result"]["people_count"], 20);
+    assert_eq!(finished["user_id"], "user_1");
+    assert_eq!(finished["run_id"], "run-77");
+}
+
+/// Failure drill: the task's MySQL server (a private `mariadbd`, not the shared one) stops between
+/// two tasks and comes back while the second one is retrying. The row is written once it is back;
+/// a retried task (same run id) writes no second row. `FOOTFALL_SKIP_MYSQL=1` skips.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_restarted_during_the_retries_gets_each_row_once() {
+    use fargate_task::sinks::sql::SqlResultStore;
+    use results_store::testing::PrivateMariaDb;
+    if std::env::var("FOOTFALL_SKIP_MYSQL").is_ok_and(|v| v == "1") {
+        eprintln!("FOOTFALL_SKIP_MYSQL=1: MariaDB restart drill skipped");
+        return;
+    }
+    let w = world().await;
+    let mut db = PrivateMariaDb::start().unwrap_or_else(|e| panic!("{e}"));
+    db.create_database("footfall").unwrap();
+    let url = db.url("footfall");
+    let retries = [
+        ("RETRY_ATTEMPTS", "8".to_string()),
+        ("RETRY_BASE_MS", "300".to_string()),
+    ];
+    let job = || FixedJob {
+        count: 4,
+        fail_first: Mutex::new(0),
+    };
+    let first = deps_for(
+        &w,
+        config_for_run(&w, Source::EventBridge, "run-1", &retries),
+        job(),
+        SqlResultStore::new(&url, Duration::from_secs(1)),
+        JsonLog::capture("run-1", "user_1"),
+    );
+    assert_eq!(run_task(&first).await.step("db"), Some(&Step::Done));
+
+    // The server stops; it comes back about two seconds into the next task's retries.
+    db.stop();
+    let restarter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        db.restart().map(|()| db)
+    });
+    let log = JsonLog::capture("run-2", "user_1");
+    let TaskDeps { store, .. } = first;
+    let second = deps_for(
+        &w,
+        config_for_run(&w, Source::EventBridge, "run-2", &retries),
+        job(),
+        store,
+        log.clone(),
+    );
+    let report = run_task(&second).await;
+    let db = restarter.join().unwrap().unwrap();
+    assert_eq!(report.step("db"), Some(&Step::Done), "{report:?}");
+    let failed = log
+        .lines()
+        .iter()
+        .filter(|l| l["event"] == "attempt_failed" && l["step"] == "db")
+        .count();
+    assert!(failed >= 1, "the outage was seen and retried");
+    // ECS retries the same task: no second row.
+    assert_eq!(run_task(&second).await.step("db"), Some(&Step::Done));
+
+    let check = results_store::Store::connect(&url).await.unwrap();
+    let runs: Vec<String> = check
+        .results_for("user_1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run_id)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.contains(&"run-1".to_string()) && runs.contains(&"run-2".to_string()));
+    check.close().await;
+    drop(db);
 }

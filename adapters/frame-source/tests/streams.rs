@@ -488,3 +488,46 @@ fn live_stream_sampled_until_the_job_limit_is_ok() {
     assert!(frames.len() >= 8, "{} frames: {report:?}", frames.len());
     assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
 }
+
+/// Garbage bytes in place of one HLS segment: in the middle, the job keeps the frames of the
+/// good segments and ends `EndedEarly` with the 2 s hole reported; as the first segment, the
+/// stream cannot be opened (`Unavailable`, invalid data). Both inside their time bound.
+#[test]
+fn garbage_hls_segment_ends_in_time_with_the_right_health() {
+    let garbage: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let run = |segment: &str| {
+        let files = HashMap::from([(segment.to_string(), garbage.clone())]);
+        let server =
+            LoopbackServer::start(Some(&shared().join("video/hls")), files, Fault::None).unwrap();
+        let spec = SourceSpec::parse(&server.url("people.m3u8")).unwrap();
+        let started = Instant::now();
+        let (frames, report) =
+            collect(spec, options(SamplingPolicy::Every(Duration::from_secs(1)))).unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{segment}: took {:?}",
+            started.elapsed()
+        );
+        (frames, report)
+    };
+
+    let (frames, report) = run("/seg_002.ts");
+    assert_eq!(report.health, StreamHealth::EndedEarly, "{report:?}");
+    assert!(report.error.is_some(), "{report:?}");
+    assert!(report.gap_seconds >= 2.0, "{report:?}");
+    assert!((6..10).contains(&frames.len()), "{} frames", frames.len());
+    assert!(
+        frames.iter().all(|f| !(4.0..6.0).contains(&f.t)),
+        "no frame from the hole"
+    );
+
+    let (frames, report) = run("/seg_000.ts");
+    assert!(frames.is_empty());
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert!(
+        matches!(report.error, Some(FrameSourceError::InvalidData { .. })),
+        "{report:?}"
+    );
+}

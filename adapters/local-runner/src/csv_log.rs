@@ -1,23 +1,15 @@
 //! `results/{user_id}.csv`: one line per stored result, appended under an exclusive file lock in a
 //! single write, so concurrent jobs and processes never interleave or tear lines.
 
-use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use results_store::ResultRecord;
+pub use runner_formats::csv::csv_field;
+use runner_formats::csv::csv_record;
 
 pub const CSV_HEADER: &str = "run_id,taken_at,user_id,people_count,health,frames,source,image_ref";
-
-/// Quotes a field when it holds a comma, quote, CR or LF (RFC 4180), doubling inner quotes.
-pub fn csv_field(value: &str) -> Cow<'_, str> {
-    if value.contains([',', '"', '\n', '\r']) {
-        Cow::Owned(format!("\"{}\"", value.replace('"', "\"\"")))
-    } else {
-        Cow::Borrowed(value)
-    }
-}
 
 /// One CSV line (with its `\n`) for a result. An unknown count is an empty field, never 0.
 pub fn csv_line(record: &ResultRecord) -> String {
@@ -25,21 +17,20 @@ pub fn csv_line(record: &ResultRecord) -> String {
         .people_count
         .map(|n| n.to_string())
         .unwrap_or_default();
-    let fields = [
-        csv_field(&record.run_id).into_owned(),
-        record
-            .taken_at
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        csv_field(&record.user_id).into_owned(),
-        people,
-        csv_field(&record.health).into_owned(),
-        record.frames.to_string(),
-        csv_field(&record.source).into_owned(),
-        csv_field(record.image_ref.as_deref().unwrap_or("")).into_owned(),
-    ];
-    let mut line = fields.join(",");
-    line.push('\n');
-    line
+    let taken_at = record
+        .taken_at
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let frames = record.frames.to_string();
+    csv_record([
+        record.run_id.as_str(),
+        &taken_at,
+        &record.user_id,
+        &people,
+        &record.health,
+        &frames,
+        &record.source,
+        record.image_ref.as_deref().unwrap_or(""),
+    ])
 }
 
 /// Path of a user's CSV file under `results_dir`. User ids are validated by the store to a
@@ -58,12 +49,25 @@ pub fn append_result(results_dir: &Path, record: &ResultRecord) -> io::Result<Pa
     // The lock covers the "is it empty → header" decision as well as the append.
     file.lock()?;
     let mut text = String::new();
-    if file.metadata()?.len() == 0 {
+    let before = file.metadata()?.len();
+    if before == 0 {
         text.push_str(CSV_HEADER);
         text.push('\n');
     }
     text.push_str(&csv_line(record));
-    let written = file.write_all(text.as_bytes()).and_then(|()| file.flush());
+    let mut written = file.write_all(text.as_bytes()).and_then(|()| file.flush());
+    if written.is_err() {
+        // A full disk can take part of the line: cut the file back so it never ends in half a
+        // line (readers would see a corrupt row, and the next append would glue onto it).
+        if let Err(error) = file.set_len(before) {
+            written = written.map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("{e}; and the partial line could not be removed: {error}"),
+                )
+            });
+        }
+    }
     // Closing the file releases the lock as well; unlock explicitly to release it even if the
     // handle lives on in a cache later.
     let unlocked = file.unlock();

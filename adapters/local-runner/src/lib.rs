@@ -9,5 +9,6 @@ pub mod detector;
 pub mod job;
 pub mod logging;
 pub mod retention;
-pub mod schedule;
+/// EventBridge schedule expressions (in `runner-formats`, re-exported under the old path).
+pub use runner_formats::schedule;
 pub mod scheduler;

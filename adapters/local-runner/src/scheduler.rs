@@ -2,6 +2,12 @@
 //! concurrency limit); results go to the `result` table and `results/{user_id}.csv`, the busiest
 //! annotated frame to `images/{user_id}/{run_id}.jpg` (pruned after a number of days), and alerts
 //! go out per user with a cooldown.
+//!
+//! Failures lose nothing that can be kept: a result the database cannot take (server down) goes
+//! to `spool/results.jsonl` and is inserted at the start of the next tick that reaches the
+//! database (idempotent by run id); a picture or CSV line that cannot be written (disk full,
+//! unwritable folder) is reported in the user's outcome and logged, and the other users' results
+//! of the tick are still recorded.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -9,7 +15,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use frame_source::{JobOptions, SourceSpec, StreamHealth, UrlResolver};
-use results_store::{ResultRecord, Store, User};
+use results_store::{FlushReport, ResultRecord, Spool, Store, User};
 use tokio::sync::Semaphore;
 
 use crate::alerts::{Alert, AlertOutcome, Alerter};
@@ -53,6 +59,10 @@ impl SchedulerConfig {
     pub fn images_dir(&self) -> PathBuf {
         self.data_dir.join("images")
     }
+    /// Results waiting for the database.
+    pub fn spool_path(&self) -> PathBuf {
+        self.data_dir.join("spool").join("results.jsonl")
+    }
 }
 
 /// What happened for one user in one tick.
@@ -61,6 +71,12 @@ pub struct UserOutcome {
     pub record: ResultRecord,
     /// False when this (run_id, user_id) was already stored (a re-run tick): nothing was appended.
     pub inserted: bool,
+    /// The database was unreachable: the result waits in the spool (CSV line written, alert
+    /// considered) and is inserted by the next tick that reaches the database.
+    pub spooled: bool,
+    /// A picture, CSV line or spool entry that could not be written (disk full, unwritable
+    /// folder), with the path.
+    pub storage_error: Option<String>,
     pub alert: Option<AlertOutcome>,
     /// Why the job produced no counts, if it did not.
     pub error: Option<String>,
@@ -69,6 +85,8 @@ pub struct UserOutcome {
 #[derive(Debug, Clone)]
 pub struct TickSummary {
     pub run_id: String,
+    /// Spooled results of earlier ticks written to the database at the start of this one.
+    pub flushed: FlushReport,
     pub outcomes: Vec<UserOutcome>,
     pub pruned: PruneReport,
 }
@@ -79,6 +97,7 @@ pub struct Scheduler {
     resolver: Arc<dyn UrlResolver>,
     alerter: Alerter,
     config: SchedulerConfig,
+    spool: Spool,
 }
 
 /// The run id of a tick: its UTC time, so re-running a tick is idempotent.
@@ -94,12 +113,37 @@ impl Scheduler {
         alerter: Alerter,
         config: SchedulerConfig,
     ) -> Self {
+        let spool = Spool::new(config.spool_path());
         Self {
             store,
             counter,
             resolver,
             alerter,
             config,
+            spool,
+        }
+    }
+
+    /// Inserts the results spooled while the database was down. Errors are logged: the records
+    /// stay in the spool for the next tick.
+    pub async fn flush_spool(&self) -> FlushReport {
+        match self.spool.flush(&self.store).await {
+            Ok((report, _)) => {
+                if report != FlushReport::default() {
+                    tracing::info!(
+                        inserted = report.inserted,
+                        already_stored = report.already_stored,
+                        pending = report.pending,
+                        refused = report.refused,
+                        "results spool flushed"
+                    );
+                }
+                report
+            }
+            Err(error) => {
+                tracing::error!(path = %self.spool.path().display(), %error, "results spool could not be flushed");
+                FlushReport::default()
+            }
         }
     }
 
@@ -141,6 +185,8 @@ impl Scheduler {
     pub async fn run_tick(&self, tick: DateTime<Utc>) -> Result<TickSummary, SchedulerError> {
         let run_id = run_id_for(tick);
         let users = self.store.monitored_users().await?;
+        // The database answers again: first the results it missed.
+        let flushed = self.flush_spool().await;
         tracing::info!(%run_id, users = users.len(), "tick started");
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut jobs = Vec::with_capacity(users.len());
@@ -184,6 +230,7 @@ impl Scheduler {
         };
         Ok(TickSummary {
             run_id,
+            flushed,
             outcomes,
             pruned,
         })
@@ -213,8 +260,14 @@ impl Scheduler {
                 (health.to_string(), None, 0, None, Some(error.clone()))
             }
         };
-        let image_ref = match jpeg {
-            Some(jpeg) => Some(self.save_image(&user.user_id, run_id, jpeg)?),
+        let mut storage_errors = Vec::new();
+        let image_ref = match jpeg.map(|jpeg| self.save_image(&user.user_id, run_id, jpeg)) {
+            Some(Ok(image_ref)) => Some(image_ref),
+            Some(Err(error)) => {
+                tracing::error!(user_id = %user.user_id, %run_id, %error, "annotated picture not saved");
+                storage_errors.push(error.to_string());
+                None
+            }
             None => None,
         };
         let record = ResultRecord {
@@ -227,11 +280,35 @@ impl Scheduler {
             source: user.streaming_url.clone(),
             image_ref,
         };
-        let inserted = self.store.insert_result(&record).await?;
-        if inserted {
+        let (inserted, spooled) = match self.store.insert_result(&record).await {
+            Ok(inserted) => (inserted, false),
+            Err(error) if error.is_invalid_input() => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(user_id = %user.user_id, %run_id, %error,
+                    "database unavailable; result kept in the spool until it answers");
+                match self.spool.push(&record) {
+                    Ok(new) => (false, new),
+                    Err(source) => {
+                        // Nowhere to keep it: the log line carries the whole result.
+                        let error = SchedulerError::Io {
+                            path: self.spool.path().to_path_buf(),
+                            source,
+                        };
+                        tracing::error!(user_id = %user.user_id, %run_id, %error, result = ?record,
+                            "result neither stored nor spooled");
+                        storage_errors.push(error.to_string());
+                        (false, false)
+                    }
+                }
+            }
+        };
+        if inserted || spooled {
             let dir = self.config.results_dir();
-            csv_log::append_result(&dir, &record)
-                .map_err(|source| SchedulerError::Io { path: dir, source })?;
+            if let Err(source) = csv_log::append_result(&dir, &record) {
+                let error = SchedulerError::Io { path: dir, source };
+                tracing::error!(user_id = %user.user_id, %run_id, %error, "CSV line not written");
+                storage_errors.push(error.to_string());
+            }
         }
         if let Some(error) = &error {
             tracing::warn!(user_id = %user.user_id, health = %record.health, %error, "job had no clean result");
@@ -239,7 +316,7 @@ impl Scheduler {
             tracing::info!(user_id = %user.user_id, people = ?people, frames, "job done");
         }
         let alert = match people {
-            Some(people) if inserted => {
+            Some(people) if inserted || spooled => {
                 let alert = Alert {
                     user_id: &user.user_id,
                     email: &user.email,
@@ -263,6 +340,8 @@ impl Scheduler {
         Ok(UserOutcome {
             record,
             inserted,
+            spooled,
+            storage_error: (!storage_errors.is_empty()).then(|| storage_errors.join("; ")),
             alert,
             error,
         })

@@ -235,8 +235,17 @@ fn http_status<E>(e: &aws_sdk_s3::error::SdkError<E>) -> Option<u16> {
 
 /// Handle one invocation event.
 pub async fn handle(n: &Notifier, event: Value) -> Result<Value, NotifyError> {
-    let payload = NotificationPayload::parse(&event, &n.config.policy)?;
-    let outcome = notify(n, &payload).await?;
+    let payload = NotificationPayload::parse(&event, &n.config.policy).inspect_err(|error| {
+        tracing::error!(user_id = ?event.get("user_id"), %error, "notification payload refused");
+    })?;
+    // A failed invocation is retried by Lambda (asynchronous invocations: twice); a retry of
+    // the same alert resumes where this one stopped. The payload carries no run id: user and
+    // DATE-TIME identify the run (the task logs the run id of its invoke).
+    let outcome = notify(n, &payload).await.inspect_err(|error| {
+        tracing::error!(user_id = %payload.user_id, date_time = %payload.date_time,
+            people_count = payload.result.people_count, %error,
+            "notification failed; the invocation fails so that Lambda retries it");
+    })?;
     tracing::info!(user_id = %payload.user_id, date_time = %payload.date_time,
         people_count = payload.result.people_count, outcome = ?outcome, "notification handled");
     Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))

@@ -222,3 +222,38 @@ async fn below_threshold_monitoring_off_and_hostile_images_store_nothing() {
     assert_eq!(listed.key_count(), Some(0));
     assert!(s.moto.sns_sent(&s.n.config.topic_arn).await.is_empty());
 }
+
+/// Failure drill: SNS is unreachable (an endpoint where nothing listens, SDK retries off). The
+/// invocation fails with an error naming SNS, the detection image is already stored, and a retry
+/// of the same alert (Lambda retries failed asynchronous invocations) sends it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_down_fails_the_invocation_and_the_retry_sends_once() {
+    use aws_config::retry::RetryConfig;
+    let s = setup(15).await;
+    let jpeg = shared_image("bus.jpg");
+    let dead = format!("http://127.0.0.1:{}", aws_testkit::free_port());
+    let broken = Notifier {
+        s3: s.n.s3.clone(),
+        sns: aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&s.moto.sdk_config().await)
+                .endpoint_url(&dead)
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        ),
+        config: s.n.config.clone(),
+    };
+    let event = payload("user_1", "2024-01-01T12:00:00Z", 20, &jpeg);
+    let error = handle(&broken, event.clone()).await.unwrap_err();
+    assert!(matches!(error, NotifyError::Sns(_)), "{error}");
+    // The result (the detection image) is kept; nothing was published.
+    let key = image_key("user_1", "2024-01-01T12:00:00Z");
+    assert_eq!(object(&s, &key).await.unwrap(), jpeg);
+    assert!(s.moto.sns_sent(&s.n.config.topic_arn).await.is_empty());
+
+    // Lambda's retry of the same event, with SNS back: sent once, and not again.
+    let out = handle(&s.n, event.clone()).await.unwrap();
+    assert_eq!(out["status"], "sent", "{out}");
+    let again = handle(&s.n, event).await.unwrap();
+    assert_eq!(again["status"], "skipped", "{again}");
+    assert_eq!(s.moto.sns_sent(&s.n.config.topic_arn).await.len(), 1);
+}

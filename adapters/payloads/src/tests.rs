@@ -318,3 +318,59 @@ fn csv_line() {
         r.csv_line().split(',').count()
     );
 }
+
+#[test]
+fn hostile_nesting_control_characters_and_loopback_urls_are_refused() {
+    // Deeply nested JSON: a clear error (serde_json's recursion limit), never a stack overflow,
+    // whether the whole event or one unknown field is nested.
+    let deep = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    for depth in [200, 100_000] {
+        let bare = deep(depth);
+        assert!(ControllerEvent::parse_slice(bare.as_bytes(), &policy()).is_err());
+        assert!(NotificationPayload::parse_slice(bare.as_bytes(), &policy()).is_err());
+        assert!(TaskPayload::parse(&bare, &policy()).is_err());
+        let wrapped = format!(
+            r#"{{"source":"API_GATEWAY","user_id":"u","streaming_URL":"https://a.example.com/x","email":"a@example.com","Monitoring_status":true,"extra":{}}}"#,
+            deep(depth)
+        );
+        let e = ControllerEvent::parse_slice(wrapped.as_bytes(), &policy()).unwrap_err();
+        assert!((400..500).contains(&e.status_code()), "{e}");
+        assert!(e.to_string().contains("recursion"), "{e}");
+    }
+
+    // User ids with control characters or invisible/direction characters.
+    for id in [
+        "alice\u{0}",
+        "bob\n",
+        "\u{1b}[31mred",
+        "a\tb",
+        "evil\u{202e}gpj.exe",
+        "x\r\ny",
+    ] {
+        let v = json!({"source":"API_GATEWAY","user_id":id,"streaming_URL":"https://a.example.com/x","email":"a@example.com","Monitoring_status":true});
+        let e = ControllerEvent::parse(&v, &policy()).unwrap_err();
+        assert_eq!(e.field(), "user_id", "{id:?} -> {e}");
+        let mut n = notification("AAAA");
+        n["user_id"] = json!(id);
+        let e = NotificationPayload::parse(&n, &policy()).unwrap_err();
+        assert_eq!(e.field(), "user_id", "{id:?} -> {e}");
+    }
+
+    // SSRF: loopback and link-local in every spelling the URL parser normalises.
+    for url in [
+        "http://127.0.0.1:22/",
+        "http://[::1]/live.m3u8",
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://0177.0.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "rtsp://169.254.169.254/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://0.0.0.0/",
+        "file:///etc/passwd",
+    ] {
+        let v = json!({"source":"API_GATEWAY","user_id":"u","streaming_URL":url,"email":"a@example.com","Monitoring_status":true});
+        let e = ControllerEvent::parse(&v, &policy()).unwrap_err();
+        assert_eq!(e.field(), "streaming_URL", "{url} -> {e}");
+    }
+}

@@ -12,6 +12,12 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
+pub mod spool;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use spool::{FlushReport, Spool};
+
 /// The migrations in `adapters/results-store/migrations`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -45,6 +51,20 @@ pub enum StoreError {
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// Whether the record itself was refused (bad field), as opposed to the database being
+    /// unreachable or failing: only the latter is worth keeping for a later attempt.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Invalid { .. }
+                | Self::UnsupportedUrl(_)
+                | Self::UserExists(_)
+                | Self::UnknownUser(_)
+        )
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -107,7 +127,7 @@ impl NewUser {
 }
 
 /// A row of `result`: one job for one user.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct ResultRecord {
     /// Identifies the scheduler tick (or job); with `user_id` it makes retries idempotent.
     pub run_id: String,

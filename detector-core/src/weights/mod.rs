@@ -2,7 +2,8 @@
 //! applying it to a [`Yolox`] network, checking every tensor against the layer it fills.
 
 pub mod manifest;
-pub mod onnx;
+/// The ONNX reader lives in `detector-prepost` (no Burn); re-exported here under its old path.
+pub use detector_prepost::onnx;
 
 use burn::module::Param;
 use burn::tensor::{Device, TensorData};

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
 
-use crate::error::DetectorError;
+use crate::error::ImageError;
 
 /// Largest accepted width or height.
 pub const MAX_SIDE: u32 = 16_384;
@@ -15,11 +15,8 @@ pub const MAX_ALLOC: u64 = 1 << 30;
 /// Decodes an encoded image (JPEG, PNG, BMP, WebP) into RGB, honouring EXIF orientation as
 /// OpenCV's `imread` does. Gray is replicated and alpha dropped. Images wider or taller than
 /// [`MAX_SIDE`] are refused before any pixel memory is allocated.
-pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, DetectorError> {
-    let fail = |reason: String| DetectorError::Image {
-        source_name: name.to_string(),
-        reason,
-    };
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, ImageError> {
+    let fail = |reason: String| ImageError::new(name, reason);
     if bytes.is_empty() {
         return Err(fail("the file is empty".into()));
     }
@@ -53,11 +50,8 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, DetectorError>
 /// `imread` settings), so that pixels, and therefore detections, match the reference exactly.
 /// Returns `None` for colour spaces it cannot turn into RGB (CMYK), left to the image crate.
 #[cfg(feature = "libjpeg-turbo")]
-fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, DetectorError> {
-    let fail = |reason: String| DetectorError::Image {
-        source_name: name.to_string(),
-        reason,
-    };
+fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, ImageError> {
+    let fail = |reason: String| ImageError::new(name, reason);
     let header = turbojpeg::read_header(bytes).map_err(|e| fail(e.to_string()))?;
     if matches!(
         header.colorspace,
@@ -95,12 +89,9 @@ fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, Detec
 }
 
 /// Reads and decodes an image file.
-pub fn load_image(path: &Path) -> Result<RgbImage, DetectorError> {
+pub fn load_image(path: &Path) -> Result<RgbImage, ImageError> {
     let name = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| DetectorError::Image {
-        source_name: name.clone(),
-        reason: e.to_string(),
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| ImageError::new(&name, e.to_string()))?;
     decode_image(&bytes, &name)
 }
 

@@ -179,6 +179,12 @@ impl CronSchedule {
             if year > LAST_YEAR {
                 return None;
             }
+            // Years are indexed from 1970: an earlier start time jumps to the first one (a
+            // negative index used to panic).
+            if year < FIRST_YEAR {
+                candidate = Utc.with_ymd_and_hms(FIRST_YEAR, 1, 1, 0, 0, 0).single()?;
+                continue;
+            }
             if !self.years[(year - FIRST_YEAR) as usize] {
                 candidate = Utc.with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0).single()?;
                 continue;
@@ -349,6 +355,25 @@ mod tests {
                 .next_after(at("2026-01-01T00:00:00Z")),
             None
         );
+    }
+
+    #[test]
+    fn start_times_before_1970_and_at_the_ends_of_time_do_not_panic() {
+        // Found while writing the `schedule` fuzz target: a start time before 1970 indexed the
+        // year table with a negative number.
+        assert_eq!(
+            next("cron(0 0 1 1 ? *)", "1960-06-01T00:00:00Z"),
+            "1970-01-01T00:00:00+00:00"
+        );
+        let cron = Schedule::parse("cron(* * * * ? *)").unwrap();
+        assert_eq!(
+            cron.next_after(DateTime::<Utc>::MIN_UTC).map(|t| t.year()),
+            Some(1970)
+        );
+        assert_eq!(cron.next_after(DateTime::<Utc>::MAX_UTC), None);
+        let rate = Schedule::parse("rate(1 day)").unwrap();
+        assert_eq!(rate.next_after(DateTime::<Utc>::MAX_UTC), None);
+        assert!(rate.next_after(DateTime::<Utc>::MIN_UTC).is_some());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use font8x8::UnicodeFonts;
 use image::codecs::jpeg::JpegEncoder;
 use image::{Rgb, RgbImage};
 
-use crate::error::DetectorError;
+use crate::error::EncodeError;
 use crate::postprocess::Detection;
 
 /// The 80 COCO class names, in YOLOX's order.
@@ -194,11 +194,11 @@ fn draw_text(
 }
 
 /// Encodes a frame as JPEG (`quality` 1..=100).
-pub fn encode_jpeg(frame: &RgbImage, quality: u8) -> Result<Vec<u8>, DetectorError> {
+pub fn encode_jpeg(frame: &RgbImage, quality: u8) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
         .encode_image(frame)
-        .map_err(|e| DetectorError::Encode(e.to_string()))?;
+        .map_err(|e| EncodeError(e.to_string()))?;
     Ok(out)
 }
 
