@@ -314,9 +314,8 @@ fn conv_depthwise(
                 geometry: g,
             };
             plane.run(out_plane);
-            for row in out_plane.chunks_exact_mut(g.out_width) {
-                bias_activation(row, bias[c], activation);
-            }
+            // The whole plane at once: long runs keep the epilogue in its vector loop.
+            bias_activation(out_plane, bias[c], activation);
         });
 }
 
