@@ -173,9 +173,16 @@ impl Detector {
         // Burn reports some backend failures (device lost, out of memory) by panicking; keep
         // them inside this call as errors.
         let result = catch_unwind(AssertUnwindSafe(move || {
-            let data = TensorData::new(input, [batch, 3, s, s]);
-            let x = Tensor::<4>::from_data(data, &self.backend.device);
-            self.model.forward(x).try_into_data()
+            let run = move || {
+                let data = TensorData::new(input, [batch, 3, s, s]);
+                let x = Tensor::<4>::from_data(data, &self.backend.device);
+                self.model.forward(x).try_into_data()
+            };
+            if self.backend.is_wgpu {
+                run()
+            } else {
+                crate::kernels::on_cpu_pool(run)
+            }
         }));
         let data = match result {
             Ok(Ok(data)) => data,

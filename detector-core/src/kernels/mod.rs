@@ -22,6 +22,19 @@ pub use activation::Activation;
 pub use conv::ConvSpec;
 pub use flex::FusedConvBackend;
 
+/// Runs `work` on a thread of rayon's pool, where the kernels' parallel loops run.
+///
+/// Each parallel loop started from outside the pool hands its work to the pool and puts the
+/// caller to sleep until it is done: a wake-up and a sleep per layer, a hundred per frame.
+/// Started from inside, the loops run on the calling worker and its peers steal from it.
+pub fn on_cpu_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_thread_index().is_some() {
+        work()
+    } else {
+        rayon::join(work, || ()).0
+    }
+}
+
 /// `activation(conv(x) + bias)` for one YOLOX convolution, `[B, in, H, W] -> [B, out, H', W']`.
 pub fn conv2d_bias_act(x: Tensor<4>, conv: &Conv2d, activation: Activation) -> Tensor<4> {
     let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
