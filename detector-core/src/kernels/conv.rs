@@ -208,9 +208,9 @@ fn conv_gemm(
                     false,
                     Parallelism::None,
                 );
-                for co in 0..g.out_channels {
+                for (co, &b) in bias.iter().enumerate() {
                     let row = std::slice::from_raw_parts_mut(dst.add(co * pixels), len);
-                    bias_activation(row, bias[co], activation);
+                    bias_activation(row, b, activation);
                 }
             }
         };
