@@ -218,8 +218,12 @@ fn conv_gemm(
             run(image_in[start..].as_ptr(), pixels);
         } else {
             COLUMNS.with_borrow_mut(|columns| {
-                columns.clear();
-                columns.resize(depth * len, 0.0);
+                // im2col writes every element (zeros included), so the buffer is only grown,
+                // never cleared: clearing cost a memset of the whole unfolded input per frame.
+                if columns.len() < depth * len {
+                    columns.resize(depth * len, 0.0);
+                }
+                let columns = &mut columns[..depth * len];
                 im2col(image_in, g, start, len, columns);
                 run(columns.as_ptr(), len);
             });
