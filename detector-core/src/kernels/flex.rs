@@ -1,6 +1,8 @@
 //! The backend extension: [`FusedConvBackend`] implemented for Burn's flex CPU backend.
 
-use burn::backend::ops::{ActivationOps, ConvOptions, FloatTensorOps, ModuleOps};
+use burn::backend::ops::{
+    ActivationOps, ConvOptions, FloatTensorOps, InterpolateMode, InterpolateOptions, ModuleOps,
+};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
 use burn::tensor::{DType, TensorData};
@@ -85,5 +87,58 @@ fn contiguous(t: &FlexTensor) -> std::borrow::Cow<'_, FlexTensor> {
     match t.as_slice::<f32>() {
         Some(_) => std::borrow::Cow::Borrowed(t),
         None => std::borrow::Cow::Owned(t.to_contiguous()),
+    }
+}
+
+/// Backends that run YOLOX's resampling (SPP max-pools, PAFPN upsampling) with their own kernels.
+#[backend_extension(Flex)]
+pub trait ResampleBackend: Backend {
+    /// Stride-1 max-pool, `kernel x kernel` (odd), padding `kernel / 2` that never wins.
+    fn max_pool_same(x: FloatTensor<Self>, kernel: usize) -> FloatTensor<Self>;
+    /// Nearest-neighbour upsampling by `factor` in both directions.
+    fn upsample_nearest(x: FloatTensor<Self>, factor: usize) -> FloatTensor<Self>;
+}
+
+impl ResampleBackend for Flex {
+    fn max_pool_same(x: FlexTensor, kernel: usize) -> FlexTensor {
+        let pooled = f32_nchw(&x).and_then(|(values, dims)| {
+            let out = super::resample::max_pool_same(&values, dims, kernel)?;
+            Some(FlexTensor::from_data(TensorData::new(out, dims.to_vec())))
+        });
+        pooled.unwrap_or_else(|| {
+            let p = kernel / 2;
+            <Flex as ModuleOps<Flex>>::max_pool2d(x, [kernel; 2], [1, 1], [p, p], [1, 1], false)
+        })
+    }
+
+    fn upsample_nearest(x: FlexTensor, factor: usize) -> FlexTensor {
+        let upsampled = f32_nchw(&x).and_then(|(values, [b, c, h, w])| {
+            let out = super::resample::upsample_nearest(&values, [b, c, h, w], factor)?;
+            Some(FlexTensor::from_data(TensorData::new(
+                out,
+                vec![b, c, h * factor, w * factor],
+            )))
+        });
+        upsampled.unwrap_or_else(|| {
+            let [_, _, h, w] = x.layout().shape().dims::<4>();
+            let options = InterpolateOptions::new(InterpolateMode::Nearest);
+            <Flex as ModuleOps<Flex>>::interpolate(x, [h * factor, w * factor], options)
+        })
+    }
+}
+
+/// A 4-D f32 tensor's values (contiguous, borrowed when already so) and dimensions.
+fn f32_nchw(x: &FlexTensor) -> Option<(std::borrow::Cow<'_, [f32]>, [usize; 4])> {
+    let shape = x.layout().shape();
+    if x.dtype() != DType::F32 || shape.num_dims() != 4 {
+        return None;
+    }
+    let dims = shape.dims::<4>();
+    match x.as_slice::<f32>() {
+        Some(values) => Some((std::borrow::Cow::Borrowed(values), dims)),
+        None => Some((
+            std::borrow::Cow::Owned(x.to_contiguous().as_slice::<f32>()?.to_vec()),
+            dims,
+        )),
     }
 }

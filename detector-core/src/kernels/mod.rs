@@ -11,16 +11,19 @@
 pub mod activation;
 pub mod conv;
 mod flex;
+pub mod resample;
 
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::nn::interpolate::Interpolate2d;
+use burn::nn::pool::MaxPool2d;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{sigmoid, silu};
 
 pub use activation::Activation;
 pub use conv::ConvSpec;
-pub use flex::FusedConvBackend;
+pub use flex::{FusedConvBackend, ResampleBackend};
 
 /// Runs `work` on a thread of rayon's pool, where the kernels' parallel loops run.
 ///
@@ -37,8 +40,7 @@ pub fn on_cpu_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
 
 /// `activation(conv(x) + bias)` for one YOLOX convolution, `[B, in, H, W] -> [B, out, H', W']`.
 pub fn conv2d_bias_act(x: Tensor<4>, conv: &Conv2d, activation: Activation) -> Tensor<4> {
-    let on_flex = matches!(x.device().as_dispatch(), DispatchDevice::Flex(_));
-    match (on_flex, fused_spec(conv, activation), &conv.bias) {
+    match (on_flex(&x), fused_spec(conv, activation), &conv.bias) {
         (true, Some(spec), Some(bias)) => {
             let out = <Dispatch as FusedConvBackend>::conv2d_bias_act(
                 x.into_dispatch(),
@@ -56,6 +58,40 @@ pub fn conv2d_bias_act(x: Tensor<4>, conv: &Conv2d, activation: Activation) -> T
                 Activation::Sigmoid => sigmoid(y),
             }
         }
+    }
+}
+
+fn on_flex(x: &Tensor<4>) -> bool {
+    matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
+}
+
+/// A stride-1 "same" max-pool with an odd window (SPP), on whichever backend `x` lives.
+pub fn max_pool_same(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
+    let [kh, kw] = pool.kernel_size;
+    let same = kh == kw
+        && kh % 2 == 1
+        && pool.stride == [1, 1]
+        && pool.dilation == [1, 1]
+        && pool.padding == PaddingConfig2d::Explicit(kh / 2, kh / 2, kh / 2, kh / 2);
+    if on_flex(&x) && same {
+        Tensor::from_dispatch(<Dispatch as ResampleBackend>::max_pool_same(
+            x.into_dispatch(),
+            kh,
+        ))
+    } else {
+        pool.forward(x)
+    }
+}
+
+/// Nearest 2x upsampling (PAFPN), on whichever backend `x` lives.
+pub fn upsample_nearest_2x(x: Tensor<4>, upsample: &Interpolate2d) -> Tensor<4> {
+    if on_flex(&x) {
+        Tensor::from_dispatch(<Dispatch as ResampleBackend>::upsample_nearest(
+            x.into_dispatch(),
+            2,
+        ))
+    } else {
+        upsample.forward(x)
     }
 }
 

@@ -2,6 +2,7 @@
 //! bottom-up path aggregation of PANet (Liu et al., arXiv:1803.01534), over the backbone's
 //! stride 8/16/32 features.
 
+use crate::kernels::upsample_nearest_2x;
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
@@ -88,11 +89,17 @@ impl YoloPafpn {
         let [x2, x1, x0] = self.backbone.forward(x);
 
         let fpn_out0 = self.lateral_conv0.forward(x0);
-        let f_out0 = Tensor::cat(vec![self.upsample.forward(fpn_out0.clone()), x1], 1);
+        let f_out0 = Tensor::cat(
+            vec![upsample_nearest_2x(fpn_out0.clone(), &self.upsample), x1],
+            1,
+        );
         let f_out0 = self.c3_p4.forward(f_out0);
 
         let fpn_out1 = self.reduce_conv1.forward(f_out0);
-        let f_out1 = Tensor::cat(vec![self.upsample.forward(fpn_out1.clone()), x2], 1);
+        let f_out1 = Tensor::cat(
+            vec![upsample_nearest_2x(fpn_out1.clone(), &self.upsample), x2],
+            1,
+        );
         let pan_out2 = self.c3_p3.forward(f_out1);
 
         let p_out1 = Tensor::cat(vec![self.bu_conv2.forward(pan_out2.clone()), fpn_out1], 1);

@@ -76,7 +76,7 @@ impl SppBottleneck {
         let mut parts = vec![x];
         for pool in &self.pools {
             let previous = parts.last().expect("starts with x").clone();
-            parts.push(pool.forward(previous));
+            parts.push(crate::kernels::max_pool_same(previous, pool));
         }
         self.conv2.forward(Tensor::cat(parts, 1))
     }

@@ -1,0 +1,111 @@
+//! Max-pooling and nearest upsampling on NCHW `f32` slices: SPP's stride-1 "same" max-pools and
+//! the PAFPN's 2x upsampling. Burn's flex runs both with a per-element strided iterator; here the
+//! max-pool is separable (rows, then columns: the max over a square is the max of row maxima)
+//! and the upsampling copies whole rows.
+
+use rayon::prelude::*;
+
+/// Stride-1 max-pool with a `kernel x kernel` window and `kernel / 2` padding that never wins
+/// (PyTorch's semantics). `kernel` must be odd; returns `None` otherwise or on a length mismatch.
+pub fn max_pool_same(input: &[f32], dims: [usize; 4], kernel: usize) -> Option<Vec<f32>> {
+    let [b, c, h, w] = dims;
+    let plane = h * w;
+    if kernel.is_multiple_of(2) || input.len() != b * c * plane || plane == 0 {
+        return None;
+    }
+    let r = kernel / 2;
+    let mut out = vec![0.0f32; input.len()];
+    out.par_chunks_mut(plane)
+        .zip(input.par_chunks(plane))
+        .for_each(|(dst, src)| {
+            let mut rows = vec![0.0f32; plane];
+            for y in 0..h {
+                let (s, d) = (&src[y * w..][..w], &mut rows[y * w..][..w]);
+                for x in 0..w {
+                    let window = &s[x.saturating_sub(r)..(x + r + 1).min(w)];
+                    d[x] = window.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                }
+            }
+            for y in 0..h {
+                let d = &mut dst[y * w..][..w];
+                d.copy_from_slice(&rows[y.saturating_sub(r) * w..][..w]);
+                for yy in y.saturating_sub(r) + 1..(y + r + 1).min(h) {
+                    for (o, &v) in d.iter_mut().zip(&rows[yy * w..][..w]) {
+                        *o = o.max(v);
+                    }
+                }
+            }
+        });
+    Some(out)
+}
+
+/// Nearest-neighbour upsampling by an integer `factor` in both directions.
+pub fn upsample_nearest(input: &[f32], dims: [usize; 4], factor: usize) -> Option<Vec<f32>> {
+    let [b, c, h, w] = dims;
+    let (oh, ow) = (h * factor, w * factor);
+    if factor == 0 || input.len() != b * c * h * w || h * w == 0 {
+        return None;
+    }
+    let mut out = vec![0.0f32; b * c * oh * ow];
+    out.par_chunks_mut(oh * ow)
+        .zip(input.par_chunks(h * w))
+        .for_each(|(dst, src)| {
+            for y in 0..h {
+                let (first, rest) = dst[y * factor * ow..][..factor * ow].split_at_mut(ow);
+                for (x, &v) in src[y * w..][..w].iter().enumerate() {
+                    first[x * factor..][..factor].fill(v);
+                }
+                for copy in rest.chunks_exact_mut(ow) {
+                    copy.copy_from_slice(first);
+                }
+            }
+        });
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_pool_matches_the_definition_with_ignored_padding() {
+        let (h, w) = (5, 7);
+        let input: Vec<f32> = (0..2 * h * w)
+            .map(|i| ((i * 37 % 23) as f32) - 15.0)
+            .collect();
+        for kernel in [1, 3, 5, 9] {
+            let out = max_pool_same(&input, [1, 2, h, w], kernel).unwrap();
+            let r = kernel as isize / 2;
+            for p in 0..2 {
+                for y in 0..h as isize {
+                    for x in 0..w as isize {
+                        let mut want = f32::NEG_INFINITY;
+                        for yy in (y - r).max(0)..(y + r + 1).min(h as isize) {
+                            for xx in (x - r).max(0)..(x + r + 1).min(w as isize) {
+                                want = want.max(input[p * h * w + yy as usize * w + xx as usize]);
+                            }
+                        }
+                        let got = out[p * h * w + y as usize * w + x as usize];
+                        assert_eq!(got, want, "kernel {kernel} at ({y}, {x})");
+                    }
+                }
+            }
+        }
+        assert!(max_pool_same(&input, [1, 2, h, w], 4).is_none());
+        assert!(max_pool_same(&input[1..], [1, 2, h, w], 3).is_none());
+    }
+
+    #[test]
+    fn upsample_repeats_each_value_in_a_block() {
+        let input = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let out = upsample_nearest(&input, [1, 1, 2, 3], 2).unwrap();
+        assert_eq!(
+            out,
+            [
+                1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0,
+                6.0, 6.0, 4.0, 4.0, 5.0, 5.0, 6.0, 6.0
+            ]
+        );
+        assert!(upsample_nearest(&input, [1, 1, 2, 2], 2).is_none());
+    }
+}
