@@ -5,7 +5,7 @@ use burn::backend::ops::{
 };
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Backend, Flex, backend_extension};
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, Shape, TensorData};
 use burn_flex::FlexTensor;
 
 use super::activation::Activation;
@@ -97,6 +97,8 @@ pub trait ResampleBackend: Backend {
     fn max_pool_same(x: FloatTensor<Self>, kernel: usize) -> FloatTensor<Self>;
     /// Nearest-neighbour upsampling by `factor` in both directions.
     fn upsample_nearest(x: FloatTensor<Self>, factor: usize) -> FloatTensor<Self>;
+    /// YOLOX's Focus space-to-depth (see [`super::resample::space_to_depth`]); `H`, `W` even.
+    fn space_to_depth(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl ResampleBackend for Flex {
@@ -125,6 +127,26 @@ impl ResampleBackend for Flex {
             <Flex as ModuleOps<Flex>>::interpolate(x, [h * factor, w * factor], options)
         })
     }
+
+    fn space_to_depth(x: FlexTensor) -> FlexTensor {
+        space_to_depth_kernel(&x).unwrap_or_else(|| {
+            // Other dtypes: flex's own reshape and permute, as the generic model code does.
+            let [b, c, h, w] = x.layout().shape().dims::<4>();
+            x.reshape(Shape::new([b, c, h / 2, 2, w / 2, 2]))
+                .permute(&[0, 5, 3, 1, 2, 4])
+                .to_contiguous()
+                .reshape(Shape::new([b, 4 * c, h / 2, w / 2]))
+        })
+    }
+}
+
+fn space_to_depth_kernel(x: &FlexTensor) -> Option<FlexTensor> {
+    let (values, [b, c, h, w]) = f32_nchw(x)?;
+    let out = super::resample::space_to_depth(&values, [b, c, h, w])?;
+    Some(FlexTensor::from_data(TensorData::new(
+        out,
+        vec![b, 4 * c, h / 2, w / 2],
+    )))
 }
 
 /// A 4-D f32 tensor's values (contiguous, borrowed when already so) and dimensions.

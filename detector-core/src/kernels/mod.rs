@@ -83,6 +83,20 @@ pub fn max_pool_same(x: Tensor<4>, pool: &MaxPool2d) -> Tensor<4> {
     }
 }
 
+/// YOLOX's Focus space-to-depth, `[B, C, H, W] -> [B, 4C, H/2, W/2]` (`H`, `W` even), patches
+/// in the order top-left, bottom-left, top-right, bottom-right: channel `(dx * 2 + dy) * C + c`.
+pub fn space_to_depth(x: Tensor<4>) -> Tensor<4> {
+    let [b, c, h, w] = x.dims();
+    if on_flex(&x) && h % 2 == 0 && w % 2 == 0 {
+        return Tensor::from_dispatch(<Dispatch as ResampleBackend>::space_to_depth(
+            x.into_dispatch(),
+        ));
+    }
+    x.reshape([b, c, h / 2, 2, w / 2, 2])
+        .permute([0, 5, 3, 1, 2, 4])
+        .reshape([b, 4 * c, h / 2, w / 2])
+}
+
 /// Nearest 2x upsampling (PAFPN), on whichever backend `x` lives.
 pub fn upsample_nearest_2x(x: Tensor<4>, upsample: &Interpolate2d) -> Tensor<4> {
     if on_flex(&x) {

@@ -63,6 +63,33 @@ pub fn upsample_nearest(input: &[f32], dims: [usize; 4], factor: usize) -> Optio
     Some(out)
 }
 
+/// YOLOX's Focus space-to-depth: `[B, C, H, W] -> [B, 4C, H/2, W/2]` with output channel
+/// `(dx * 2 + dy) * C + c` holding `x[c, 2Y + dy, 2X + dx]` (patches in the order top-left,
+/// bottom-left, top-right, bottom-right). `None` for odd sizes or a length mismatch.
+pub fn space_to_depth(input: &[f32], dims: [usize; 4]) -> Option<Vec<f32>> {
+    let [b, c, h, w] = dims;
+    if h % 2 != 0 || w % 2 != 0 || input.len() != b * c * h * w || h * w == 0 || c == 0 {
+        return None;
+    }
+    let (oh, ow) = (h / 2, w / 2);
+    let mut out = vec![0.0f32; input.len()];
+    out.par_chunks_mut(oh * ow)
+        .enumerate()
+        .for_each(|(plane, dst)| {
+            let (image, channel) = (plane / (4 * c), plane % (4 * c));
+            let (patch, ci) = (channel / c, channel % c);
+            let (dx, dy) = (patch / 2, patch % 2);
+            let src = &input[(image * c + ci) * h * w..][..h * w];
+            for (y, row) in dst.chunks_exact_mut(ow).enumerate() {
+                let line = &src[(2 * y + dy) * w..][..w];
+                for (x, v) in row.iter_mut().enumerate() {
+                    *v = line[2 * x + dx];
+                }
+            }
+        });
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +120,28 @@ mod tests {
         }
         assert!(max_pool_same(&input, [1, 2, h, w], 4).is_none());
         assert!(max_pool_same(&input[1..], [1, 2, h, w], 3).is_none());
+    }
+
+    #[test]
+    fn space_to_depth_follows_yolox_patch_order() {
+        let (b, c, h, w) = (2, 3, 4, 6);
+        let input: Vec<f32> = (0..b * c * h * w).map(|i| i as f32).collect();
+        let out = space_to_depth(&input, [b, c, h, w]).unwrap();
+        let (oh, ow) = (h / 2, w / 2);
+        for n in 0..b {
+            for (patch, (dy, dx)) in [(0, 0), (1, 0), (0, 1), (1, 1)].into_iter().enumerate() {
+                for ci in 0..c {
+                    for y in 0..oh {
+                        for x in 0..ow {
+                            let got = out[(((n * 4 * c) + patch * c + ci) * oh + y) * ow + x];
+                            let want = input[((n * c + ci) * h + 2 * y + dy) * w + 2 * x + dx];
+                            assert_eq!(got, want);
+                        }
+                    }
+                }
+            }
+        }
+        assert!(space_to_depth(&input[..b * c * 3 * w], [b, c, 3, w]).is_none());
     }
 
     #[test]

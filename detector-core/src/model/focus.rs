@@ -42,19 +42,10 @@ impl FocusConfig {
 impl Focus {
     /// `[B, C, H, W] -> [B, out, H / 2, W / 2]`; `H` and `W` must be even.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(space_to_depth(x))
+        self.conv.forward(crate::kernels::space_to_depth(x))
     }
 
     pub(crate) fn visit_convs<'a>(&'a mut self, name: &str, visitor: &mut ConvVisitor<'a>) {
         self.conv.visit_convs(&format!("{name}.conv"), visitor);
     }
-}
-
-/// YOLOX concatenates the patches as (top-left, bottom-left, top-right, bottom-right), i.e.
-/// the column offset varies slowest: channel = (dx * 2 + dy) * C + c.
-fn space_to_depth(x: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = x.dims();
-    x.reshape([b, c, h / 2, 2, w / 2, 2])
-        .permute([0, 5, 3, 1, 2, 4])
-        .reshape([b, 4 * c, h / 2, w / 2])
 }
