@@ -16,6 +16,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use detector_core::model::{Yolox, YoloxConfig};
 use detector_core::preprocess::letterbox_batch;
 use detector_core::{BackendChoice, Detector, DetectorConfig, ModelSize, count_people_in};
+use footfall_benches::photos_in;
 use image::RgbImage;
 
 fn emit(line: String) {
@@ -83,22 +84,6 @@ fn time_batches(
     }
 }
 
-fn load_photos(dir: &PathBuf) -> Vec<(String, RgbImage)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("photos folder {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
-        .collect();
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, detector_core::load_image(&p).expect("photo"))
-        })
-        .collect()
-}
-
 fn main() {
     let mut args = std::env::args().skip(1);
     let weights = PathBuf::from(
@@ -112,7 +97,7 @@ fn main() {
         .split(',')
         .map(|b| b.parse().expect("batch"))
         .collect();
-    let named = load_photos(&photos_dir);
+    let named = photos_in(&photos_dir);
     let photos: Vec<RgbImage> = named.iter().map(|(_, p)| p.clone()).collect();
 
     let t = Instant::now();

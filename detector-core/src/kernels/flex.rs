@@ -103,8 +103,8 @@ pub trait ResampleBackend: Backend {
 
 impl ResampleBackend for Flex {
     fn max_pool_same(x: FlexTensor, kernel: usize) -> FlexTensor {
-        let pooled = f32_nchw(&x).and_then(|(values, dims)| {
-            let out = super::resample::max_pool_same(&values, dims, kernel)?;
+        let pooled = f32_nchw(&x).and_then(|(x, dims)| {
+            let out = super::resample::max_pool_same(x.as_slice::<f32>()?, dims, kernel)?;
             Some(FlexTensor::from_data(TensorData::new(out, dims.to_vec())))
         });
         pooled.unwrap_or_else(|| {
@@ -114,8 +114,9 @@ impl ResampleBackend for Flex {
     }
 
     fn upsample_nearest(x: FlexTensor, factor: usize) -> FlexTensor {
-        let upsampled = f32_nchw(&x).and_then(|(values, [b, c, h, w])| {
-            let out = super::resample::upsample_nearest(&values, [b, c, h, w], factor)?;
+        let upsampled = f32_nchw(&x).and_then(|(x, [b, c, h, w])| {
+            let values = x.as_slice::<f32>()?;
+            let out = super::resample::upsample_nearest(values, [b, c, h, w], factor)?;
             Some(FlexTensor::from_data(TensorData::new(
                 out,
                 vec![b, c, h * factor, w * factor],
@@ -141,26 +142,19 @@ impl ResampleBackend for Flex {
 }
 
 fn space_to_depth_kernel(x: &FlexTensor) -> Option<FlexTensor> {
-    let (values, [b, c, h, w]) = f32_nchw(x)?;
-    let out = super::resample::space_to_depth(&values, [b, c, h, w])?;
+    let (x, [b, c, h, w]) = f32_nchw(x)?;
+    let out = super::resample::space_to_depth(x.as_slice::<f32>()?, [b, c, h, w])?;
     Some(FlexTensor::from_data(TensorData::new(
         out,
         vec![b, 4 * c, h / 2, w / 2],
     )))
 }
 
-/// A 4-D f32 tensor's values (contiguous, borrowed when already so) and dimensions.
-fn f32_nchw(x: &FlexTensor) -> Option<(std::borrow::Cow<'_, [f32]>, [usize; 4])> {
+/// A 4-D f32 tensor, contiguous (borrowed when it already is), and its dimensions.
+fn f32_nchw(x: &FlexTensor) -> Option<(std::borrow::Cow<'_, FlexTensor>, [usize; 4])> {
     let shape = x.layout().shape();
     if x.dtype() != DType::F32 || shape.num_dims() != 4 {
         return None;
     }
-    let dims = shape.dims::<4>();
-    match x.as_slice::<f32>() {
-        Some(values) => Some((std::borrow::Cow::Borrowed(values), dims)),
-        None => Some((
-            std::borrow::Cow::Owned(x.to_contiguous().as_slice::<f32>()?.to_vec()),
-            dims,
-        )),
-    }
+    Some((contiguous(x), shape.dims::<4>()))
 }

@@ -16,7 +16,7 @@ pub mod resample;
 use burn::backend::{Dispatch, DispatchDevice};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::nn::interpolate::Interpolate2d;
+use burn::nn::interpolate::{Interpolate2d, InterpolateMode};
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{sigmoid, silu};
@@ -97,9 +97,13 @@ pub fn space_to_depth(x: Tensor<4>) -> Tensor<4> {
         .reshape([b, 4 * c, h / 2, w / 2])
 }
 
-/// Nearest 2x upsampling (PAFPN), on whichever backend `x` lives.
+/// `upsample.forward(x)`, through the flex kernel when `upsample` is a nearest 2x upsampling
+/// (the PAFPN's) and `x` lives on flex.
 pub fn upsample_nearest_2x(x: Tensor<4>, upsample: &Interpolate2d) -> Tensor<4> {
-    if on_flex(&x) {
+    let nearest_2x = matches!(upsample.mode, InterpolateMode::Nearest)
+        && upsample.scale_factor == Some([2.0, 2.0])
+        && upsample.output_size.is_none();
+    if on_flex(&x) && nearest_2x {
         Tensor::from_dispatch(<Dispatch as ResampleBackend>::upsample_nearest(
             x.into_dispatch(),
             2,
