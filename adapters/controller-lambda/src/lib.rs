@@ -170,6 +170,7 @@ impl UserSource for StoreUsers {
                 user_id: u.user_id,
                 streaming_url: u.streaming_url,
                 email: u.email,
+                threshold: u32::try_from(u.threshold.max(0)).ok(),
             })
             .collect())
     }

@@ -68,6 +68,7 @@ fn user(id: &str, monitoring: bool) -> UserConfig {
         streaming_url: format!("https://cdn.example.com/{id}/live.m3u8"),
         email: format!("{id}@example.com"),
         monitoring_status: monitoring,
+        threshold: Some(12),
     }
 }
 

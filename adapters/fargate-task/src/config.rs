@@ -22,8 +22,9 @@ pub struct TaskConfig {
     pub callback_timeout: Duration,
     /// `NOTIFY_FUNCTION_NAME`: the notification Lambda (name or ARN).
     pub notify_function: Option<String>,
-    /// `ALERT_THRESHOLD` (default 15): alert when `people_count` exceeds it.
-    pub threshold: u32,
+    /// `ALERT_THRESHOLD` (default 15): alert when `people_count` exceeds it, for payloads that
+    /// carry no per-user `threshold`.
+    pub default_threshold: u32,
     /// `MAX_ALERT_PAYLOAD_BYTES` (default 262144, Lambda's async invoke limit).
     pub max_alert_payload_bytes: usize,
     /// `ERROR_TOPIC_ARN`: SNS topic for persistent failures.
@@ -73,7 +74,8 @@ impl TaskConfig {
             callback_url: opt("CALLBACK_URL"),
             callback_timeout: Duration::from_secs(num("CALLBACK_TIMEOUT_SECONDS", 10)?.max(1)),
             notify_function: opt("NOTIFY_FUNCTION_NAME"),
-            threshold: num("ALERT_THRESHOLD", 15)? as u32,
+            default_threshold: num("ALERT_THRESHOLD", 15)?.min(u64::from(payloads::MAX_PEOPLE))
+                as u32,
             max_alert_payload_bytes: num("MAX_ALERT_PAYLOAD_BYTES", 256 * 1024)? as usize,
             error_topic_arn: opt("ERROR_TOPIC_ARN"),
             backoff: Backoff {

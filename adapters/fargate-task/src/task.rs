@@ -196,8 +196,10 @@ pub async fn run_task<J: JobRunner, S: ResultStore>(d: &TaskDeps<J, S>) -> TaskR
         }
     }
 
-    let notify = if out.people_count <= cfg.threshold {
-        Step::Skipped(format!("people_count does not exceed {}", cfg.threshold))
+    // The user's own threshold (the `config` table's column) wins over the task's default.
+    let threshold = p.threshold.unwrap_or(cfg.default_threshold);
+    let notify = if out.people_count <= threshold {
+        Step::Skipped(format!("people_count does not exceed {threshold}"))
     } else if !p.monitoring_status {
         Step::Skipped("Monitoring_status is false".into())
     } else if let Some(function) = &cfg.notify_function {
@@ -206,12 +208,14 @@ pub async fn run_task<J: JobRunner, S: ResultStore>(d: &TaskDeps<J, S>) -> TaskR
             Some(jpeg) => {
                 use base64::Engine;
                 let payload = NotificationPayload {
+                    run_id: Some(p.run_id.clone()),
                     user_id: p.user_id.clone(),
                     date_time: result.date_time.clone(),
                     config: NotificationConfig {
                         monitoring_status: p.monitoring_status,
                         streaming_url: p.streaming_url.clone(),
                         email: p.email.clone(),
+                        threshold: Some(threshold),
                     },
                     result: CountResult {
                         people_count: out.people_count,

@@ -42,8 +42,9 @@ pub struct NotifyConfig {
     pub bucket: String,
     /// `ALERT_TOPIC_ARN`
     pub topic_arn: String,
-    /// `ALERT_THRESHOLD` (default 15): alert when `people_count` exceeds it.
-    pub threshold: u32,
+    /// `ALERT_THRESHOLD` (default 15): alert when `people_count` exceeds it, for payloads
+    /// without the user's own `config.threshold`.
+    pub default_threshold: u32,
     /// `ALERT_COOLDOWN_SECONDS` (default 3600): at most one alert per user in this window.
     pub cooldown: Duration,
     /// `PRESIGN_EXPIRY_SECONDS` (default 86400, at most 7 days).
@@ -80,7 +81,7 @@ impl NotifyConfig {
         Ok(Self {
             bucket: req("ALERT_BUCKET")?,
             topic_arn: req("ALERT_TOPIC_ARN")?,
-            threshold: num("ALERT_THRESHOLD", 15)? as u32,
+            default_threshold: num("ALERT_THRESHOLD", 15)? as u32,
             cooldown: Duration::from_secs(num("ALERT_COOLDOWN_SECONDS", 3600)?),
             presign_expiry: Duration::from_secs(
                 num("PRESIGN_EXPIRY_SECONDS", 86400)?.clamp(60, 604_800),
@@ -239,14 +240,15 @@ pub async fn handle(n: &Notifier, event: Value) -> Result<Value, NotifyError> {
         tracing::error!(user_id = ?event.get("user_id"), %error, "notification payload refused");
     })?;
     // A failed invocation is retried by Lambda (asynchronous invocations: twice); a retry of
-    // the same alert resumes where this one stopped. The payload carries no run id: user and
-    // DATE-TIME identify the run (the task logs the run id of its invoke).
+    // the same alert resumes where this one stopped. Senders of the original contract send no
+    // run id: then user and DATE-TIME identify the run.
+    let run_id = payload.run_id.as_deref().unwrap_or("-");
     let outcome = notify(n, &payload).await.inspect_err(|error| {
-        tracing::error!(user_id = %payload.user_id, date_time = %payload.date_time,
+        tracing::error!(run_id, user_id = %payload.user_id, date_time = %payload.date_time,
             people_count = payload.result.people_count, %error,
             "notification failed; the invocation fails so that Lambda retries it");
     })?;
-    tracing::info!(user_id = %payload.user_id, date_time = %payload.date_time,
+    tracing::info!(run_id, user_id = %payload.user_id, date_time = %payload.date_time,
         people_count = payload.result.people_count, outcome = ?outcome, "notification handled");
     Ok(serde_json::to_value(&outcome).unwrap_or(Value::Null))
 }
@@ -259,11 +261,12 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
             reason: "Monitoring_status is false".into(),
         });
     }
-    if p.result.people_count <= cfg.threshold {
+    let threshold = p.config.threshold.unwrap_or(cfg.default_threshold);
+    if p.result.people_count <= threshold {
         return Ok(Outcome::Skipped {
             reason: format!(
                 "people_count {} does not exceed threshold {}",
-                p.result.people_count, cfg.threshold
+                p.result.people_count, threshold
             ),
         });
     }
@@ -373,7 +376,7 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
             .uri()
             .to_string();
 
-    let (subject, message) = email_text(p, cfg.threshold, &url, cfg.presign_expiry, (w, h));
+    let (subject, message) = email_text(p, threshold, &url, cfg.presign_expiry, (w, h));
     let attr = |v: &str| {
         MessageAttributeValue::builder()
             .data_type("String")
@@ -381,14 +384,18 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
             .build()
             .map_err(|e| NotifyError::Sns(e.to_string()))
     };
-    let out = n
+    let mut publish = n
         .sns
         .publish()
         .topic_arn(&cfg.topic_arn)
         .subject(subject)
         .message(message)
         .message_attributes("user_id", attr(&p.user_id)?)
-        .message_attributes("email", attr(&p.config.email)?)
+        .message_attributes("email", attr(&p.config.email)?);
+    if let Some(run_id) = &p.run_id {
+        publish = publish.message_attributes("run_id", attr(run_id)?);
+    }
+    let out = publish
         .send()
         .await
         .map_err(|e| NotifyError::Sns(aws_sdk_sns::error::DisplayErrorContext(&e).to_string()))?;

@@ -103,7 +103,14 @@ pub struct UserConfig {
     pub email: String,
     #[serde(rename = "Monitoring_status")]
     pub monitoring_status: bool,
+    /// Alert when the count exceeds this many people; `None`: the task's default
+    /// (`ALERT_THRESHOLD`). The `config` table's `threshold` column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
 }
+
+/// The largest alert threshold or people count a payload may carry.
+pub const MAX_PEOPLE: u32 = 1_000_000;
 
 impl UserConfig {
     /// Validate every field; `prefix` is prepended to field names (`users[3].`).
@@ -124,6 +131,7 @@ impl UserConfig {
             streaming_url: get_str(obj, prefix, "streaming_URL")?,
             email: get_str(obj, prefix, "email")?,
             monitoring_status: get_bool(obj, prefix, "Monitoring_status")?,
+            threshold: get_opt_people(obj, prefix, "threshold")?,
         })
     }
 }
@@ -325,6 +333,9 @@ pub struct TaskPayload {
     pub email: String,
     #[serde(rename = "Monitoring_status", default = "default_true")]
     pub monitoring_status: bool,
+    /// The user's alert threshold; `None`: the task's `ALERT_THRESHOLD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
 }
 
 fn default_true() -> bool {
@@ -340,6 +351,7 @@ impl TaskPayload {
             streaming_url: user.streaming_url.clone(),
             email: user.email.clone(),
             monitoring_status: user.monitoring_status,
+            threshold: user.threshold,
         }
     }
 
@@ -360,6 +372,12 @@ impl TaskPayload {
         validate::user_id("user_id", &p.user_id)?;
         validate::stream_url("streaming_URL", &p.streaming_url, policy)?;
         validate::email("email", &p.email)?;
+        if p.threshold.is_some_and(|t| t > MAX_PEOPLE) {
+            return Err(PayloadError::invalid(
+                "threshold",
+                format!("must be an integer 0..={MAX_PEOPLE}"),
+            ));
+        }
         Ok(p)
     }
 
@@ -373,6 +391,7 @@ impl TaskPayload {
             streaming_url: self.streaming_url.clone(),
             email: self.email.clone(),
             monitoring_status: self.monitoring_status,
+            threshold: self.threshold,
         }
     }
 }
@@ -413,6 +432,9 @@ pub struct NotificationConfig {
     #[serde(rename = "streaming_URL")]
     pub streaming_url: String,
     pub email: String,
+    /// The threshold the count exceeded (for the email text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
 }
 
 /// `result` of a notification.
@@ -424,6 +446,10 @@ pub struct CountResult {
 /// Task -> notification Lambda.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotificationPayload {
+    /// The run that counted (so the notification's logs and message name it); optional for
+    /// senders of the original contract.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub user_id: String,
     #[serde(rename = "DATE-TIME")]
     pub date_time: String,
@@ -478,6 +504,14 @@ impl NotificationPayload {
         }
         let user_id = get_str(obj, "", "user_id")?;
         validate::user_id("user_id", &user_id)?;
+        let run_id = match obj.get("run_id") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                let r = get_str(obj, "", "run_id")?;
+                validate_run_id("run_id", &r)?;
+                Some(r)
+            }
+        };
         let date_time = get_str(obj, "", "DATE-TIME")?;
         validate_date_time("DATE-TIME", &date_time)?;
         let cfg = obj
@@ -488,6 +522,7 @@ impl NotificationPayload {
             monitoring_status: get_bool(cfg, "config.", "Monitoring_status")?,
             streaming_url: get_str(cfg, "config.", "streaming_URL")?,
             email: get_str(cfg, "config.", "email")?,
+            threshold: get_opt_people(cfg, "config.", "threshold")?,
         };
         validate::stream_url("config.streaming_URL", &config.streaming_url, policy)?;
         validate::email("config.email", &config.email)?;
@@ -495,19 +530,10 @@ impl NotificationPayload {
             .get("result")
             .and_then(Value::as_object)
             .ok_or_else(|| PayloadError::missing("result"))?;
-        let people_count = match res.get("people_count") {
-            Some(Value::Number(n)) => n.as_u64().filter(|&n| n <= 1_000_000).ok_or_else(|| {
-                PayloadError::invalid("result.people_count", "must be an integer 0..=1000000")
-            })? as u32,
-            Some(_) => {
-                return Err(PayloadError::invalid(
-                    "result.people_count",
-                    "must be an integer",
-                ));
-            }
-            None => return Err(PayloadError::missing("result.people_count")),
-        };
+        let people_count = get_opt_people(res, "result.", "people_count")?
+            .ok_or_else(|| PayloadError::missing("result.people_count"))?;
         Ok(Self {
+            run_id,
             user_id,
             date_time,
             config,
@@ -599,6 +625,31 @@ fn get_bool(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<bool, P
         Some(_) => Err(PayloadError::invalid(
             &format!("{prefix}{key}"),
             "must be true or false",
+        )),
+    }
+}
+
+/// An optional people count (threshold, count): an integer `0..=MAX_PEOPLE` or absent/null.
+fn get_opt_people(
+    obj: &Map<String, Value>,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<u32>, PayloadError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .filter(|&n| n <= u64::from(MAX_PEOPLE))
+            .map(|n| Some(n as u32))
+            .ok_or_else(|| {
+                PayloadError::invalid(
+                    &format!("{prefix}{key}"),
+                    format!("must be an integer 0..={MAX_PEOPLE}"),
+                )
+            }),
+        Some(_) => Err(PayloadError::invalid(
+            &format!("{prefix}{key}"),
+            "must be an integer",
         )),
     }
 }

@@ -266,6 +266,7 @@ fn task_payload_roundtrip() {
         streaming_url: "https://cdn.example.com/live.m3u8".into(),
         email: "user@example.com".into(),
         monitoring_status: true,
+        threshold: None,
     };
     let t = TaskPayload::new(Source::EventBridge, "evt-1", &u);
     let s = t.to_json();
@@ -284,6 +285,75 @@ fn task_payload_roundtrip() {
     assert_eq!(
         TaskPayload::parse(&bad, &policy()).unwrap_err().field(),
         "run_id"
+    );
+}
+
+#[test]
+fn per_user_threshold_travels_from_event_to_task_to_notification() {
+    // Absent: the original contract, the task falls back to its ALERT_THRESHOLD.
+    let mut body = api_body();
+    let ControllerEvent::ApiGateway { user, .. } =
+        ControllerEvent::parse(&body, &policy()).unwrap()
+    else {
+        panic!("not an API Gateway event")
+    };
+    assert_eq!(user.threshold, None);
+    let json = TaskPayload::new(Source::ApiGateway, "r-1", &user).to_json();
+    assert!(!json.contains("threshold"), "{json}");
+
+    body["threshold"] = json!(40);
+    let ControllerEvent::ApiGateway { user, .. } =
+        ControllerEvent::parse(&body, &policy()).unwrap()
+    else {
+        panic!("not an API Gateway event")
+    };
+    assert_eq!(user.threshold, Some(40));
+    let t = TaskPayload::new(Source::ApiGateway, "r-1", &user);
+    let back = TaskPayload::parse(&t.to_json(), &policy()).unwrap();
+    assert_eq!(back.threshold, Some(40));
+    assert_eq!(back.user_config(), user);
+
+    for bad in [
+        json!(-1),
+        json!(2.5),
+        json!("40"),
+        json!(MAX_PEOPLE as u64 + 1),
+    ] {
+        body["threshold"] = bad.clone();
+        let e = ControllerEvent::parse(&body, &policy()).unwrap_err();
+        assert_eq!(e.field(), "threshold", "{bad}");
+    }
+    let tampered = t
+        .to_json()
+        .replace("\"threshold\":40", "\"threshold\":4000000");
+    assert_eq!(
+        TaskPayload::parse(&tampered, &policy())
+            .unwrap_err()
+            .field(),
+        "threshold"
+    );
+
+    let mut v = notification("AAAA");
+    v["run_id"] = json!("r-1");
+    v["config"]["threshold"] = json!(40);
+    let n = NotificationPayload::parse(&v, &policy()).unwrap();
+    assert_eq!(n.run_id.as_deref(), Some("r-1"));
+    assert_eq!(n.config.threshold, Some(40));
+    assert_eq!(serde_json::to_value(&n).unwrap(), v);
+    v["run_id"] = json!("r 1/..");
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "run_id"
+    );
+    v["run_id"] = json!("r-1");
+    v["config"]["threshold"] = json!("many");
+    assert_eq!(
+        NotificationPayload::parse(&v, &policy())
+            .unwrap_err()
+            .field(),
+        "config.threshold"
     );
 }
 
