@@ -20,6 +20,16 @@ impl ImageError {
     }
 }
 
+/// A caller's input buffer cannot hold the letterboxed frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the letterbox buffer holds {got} floats, {needed} are needed")]
+pub struct BufferTooSmall {
+    /// `3 * S * S`.
+    pub needed: usize,
+    /// The buffer's length.
+    pub got: usize,
+}
+
 /// Encoding an output image failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot encode image: {0}")]

@@ -9,12 +9,17 @@ use crate::error::ImageError;
 
 /// Largest accepted width or height.
 pub const MAX_SIDE: u32 = 16_384;
-/// Largest decoder allocation (bytes).
-pub const MAX_ALLOC: u64 = 1 << 30;
+/// Largest accepted frame in pixels (8K UHD is 33.2 Mpx). Checked on the header, so a few bytes
+/// claiming 16384x16384 cannot make the decoder allocate 805 MB.
+pub const MAX_PIXELS: u64 = 40_000_000;
+/// Largest decoder allocation (bytes): [`MAX_PIXELS`] at 16-bit RGBA with room for one
+/// conversion.
+pub const MAX_ALLOC: u64 = 512 << 20;
 
 /// Decodes an encoded image (JPEG, PNG, BMP, WebP) into RGB, honouring EXIF orientation as
 /// OpenCV's `imread` does. Gray is replicated and alpha dropped. Images wider or taller than
-/// [`MAX_SIDE`] are refused before any pixel memory is allocated.
+/// [`MAX_SIDE`], or larger than [`MAX_PIXELS`], are refused before any pixel memory is
+/// allocated.
 pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, ImageError> {
     let fail = |reason: String| ImageError::new(name, reason);
     if bytes.is_empty() {
@@ -38,6 +43,8 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage, ImageError> {
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| fail(e.to_string()))?;
+    let (w, h) = decoder.dimensions();
+    check_size(w as usize, h as usize).map_err(fail)?;
     let orientation = decoder.orientation().ok();
     let mut image = DynamicImage::from_decoder(decoder).map_err(|e| fail(e.to_string()))?;
     if let Some(orientation) = orientation {
@@ -59,12 +66,7 @@ fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, Image
     ) {
         return Ok(None);
     }
-    if header.width > MAX_SIDE as usize || header.height > MAX_SIDE as usize {
-        return Err(fail(format!(
-            "{}x{} pixels exceeds the limit of {MAX_SIDE} per side",
-            header.width, header.height
-        )));
-    }
+    check_size(header.width, header.height).map_err(fail)?;
     let decoded = turbojpeg::decompress(bytes, turbojpeg::PixelFormat::RGB)
         .map_err(|e| fail(e.to_string()))?;
     let (w, h) = (decoded.width as u32, decoded.height as u32);
@@ -86,6 +88,21 @@ fn decode_jpeg_turbo(bytes: &[u8], name: &str) -> Result<Option<RgbImage>, Image
         image.apply_orientation(orientation);
     }
     Ok(Some(image.into_rgb8()))
+}
+
+/// The frame-size limits, on the header's dimensions.
+fn check_size(width: usize, height: usize) -> Result<(), String> {
+    if width > MAX_SIDE as usize || height > MAX_SIDE as usize {
+        return Err(format!(
+            "{width}x{height} pixels exceeds the limit of {MAX_SIDE} per side"
+        ));
+    }
+    if (width as u64) * (height as u64) > MAX_PIXELS {
+        return Err(format!(
+            "{width}x{height} pixels exceeds the limit of {MAX_PIXELS} pixels"
+        ));
+    }
+    Ok(())
 }
 
 /// Reads and decodes an image file.
@@ -137,6 +154,44 @@ mod tests {
         let gray = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(3, 3, image::Luma([77])));
         let rgb = decode_image(&encode(&gray, image::ImageFormat::Png), "g.png").unwrap();
         assert_eq!(rgb.get_pixel(1, 1).0, [77, 77, 77]);
+    }
+
+    #[test]
+    fn a_header_over_the_pixel_budget_is_refused_for_jpeg_and_png() {
+        // A real 16x16 JPEG whose frame header (SOF0) is patched to 16000 x 16000: each side is
+        // under MAX_SIDE but the frame would need 768 MB.
+        let img = DynamicImage::ImageRgb8(RgbImage::from_pixel(16, 16, image::Rgb([9, 9, 9])));
+        let mut jpeg = encode(&img, image::ImageFormat::Jpeg);
+        let sof = jpeg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("baseline JPEG has SOF0");
+        jpeg[sof + 5..sof + 7].copy_from_slice(&16000u16.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&16000u16.to_be_bytes());
+        let err = decode_image(&jpeg, "big.jpg").unwrap_err().to_string();
+        assert!(
+            err.contains("16000x16000") && err.contains("pixels"),
+            "{err}"
+        );
+
+        let mut png = Vec::new();
+        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(b"IHDR");
+        ihdr.extend_from_slice(&10000u32.to_be_bytes());
+        ihdr.extend_from_slice(&10000u32.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        png.extend_from_slice(&13u32.to_be_bytes());
+        png.extend_from_slice(&ihdr);
+        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        // An empty IDAT and IEND, so the decoder gets past the header to the size check.
+        for chunk in [&b"IDAT"[..], b"IEND"] {
+            png.extend_from_slice(&0u32.to_be_bytes());
+            png.extend_from_slice(chunk);
+            png.extend_from_slice(&crc32(chunk).to_be_bytes());
+        }
+        let err = decode_image(&png, "big.png").unwrap_err().to_string();
+        assert!(err.contains("limit of 40000000 pixels"), "{err}");
     }
 
     #[test]

@@ -16,4 +16,4 @@ pub mod onnx;
 pub mod postprocess;
 pub mod preprocess;
 
-pub use error::{EncodeError, ImageError, OnnxError};
+pub use error::{BufferTooSmall, EncodeError, ImageError, OnnxError};

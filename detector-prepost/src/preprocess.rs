@@ -7,6 +7,8 @@
 
 use image::RgbImage;
 
+use crate::error::BufferTooSmall;
+
 /// Value of the padding around the resized image.
 pub const PAD_VALUE: u8 = 114;
 
@@ -158,11 +160,34 @@ pub fn resize_exact(frame: &RgbImage, dst_w: u32, dst_h: u32) -> RgbImage {
     out
 }
 
-/// Writes one frame, letterboxed, into `planes` (`3 * S * S` floats: B, G, R planes).
-pub fn letterbox_into(frame: &RgbImage, input_size: usize, planes: &mut [f32]) -> Letterbox {
+/// Writes one frame, letterboxed, into the first `3 * S * S` floats of `planes` (B, G, R
+/// planes), for callers that own the input buffer (a pooled or pinned tensor).
+pub fn letterbox_into(
+    frame: &RgbImage,
+    input_size: usize,
+    planes: &mut [f32],
+) -> Result<Letterbox, BufferTooSmall> {
+    let needed = input_size
+        .checked_mul(input_size)
+        .and_then(|p| p.checked_mul(3))
+        .ok_or(BufferTooSmall {
+            needed: usize::MAX,
+            got: planes.len(),
+        })?;
+    match planes.get_mut(..needed) {
+        Some(planes) => Ok(letterbox_planes(frame, input_size, planes)),
+        None => Err(BufferTooSmall {
+            needed,
+            got: planes.len(),
+        }),
+    }
+}
+
+/// [`letterbox_into`] for a buffer of exactly `3 * S * S` floats.
+fn letterbox_planes(frame: &RgbImage, input_size: usize, planes: &mut [f32]) -> Letterbox {
     let geometry = Letterbox::new(frame.width(), frame.height(), input_size);
     let plane = input_size * input_size;
-    planes[..3 * plane].fill(PAD_VALUE as f32);
+    planes.fill(PAD_VALUE as f32);
     if frame.width() == 0 || frame.height() == 0 {
         return geometry;
     }
@@ -200,7 +225,7 @@ pub fn letterbox_batch(frames: &[RgbImage], input_size: usize) -> Batch {
     let letterboxes = frames
         .iter()
         .zip(data.chunks_exact_mut(per_frame))
-        .map(|(frame, planes)| letterbox_into(frame, input_size, planes))
+        .map(|(frame, planes)| letterbox_planes(frame, input_size, planes))
         .collect();
     Batch {
         data,
@@ -241,7 +266,7 @@ mod tests {
     fn same_size_resize_is_identity_and_pad_is_114() {
         let frame = RgbImage::from_fn(416, 200, |x, y| image::Rgb([x as u8, y as u8, 7]));
         let mut planes = vec![0.0; 3 * 416 * 416];
-        let g = letterbox_into(&frame, 416, &mut planes);
+        let g = letterbox_into(&frame, 416, &mut planes).unwrap();
         assert_eq!((g.resized_width, g.resized_height), (416, 200));
         let plane = 416 * 416;
         // BGR order: plane 0 holds blue.
@@ -257,7 +282,7 @@ mod tests {
         for (w, h) in [(1, 1), (3, 2), (640, 480), (1000, 17)] {
             let frame = RgbImage::from_pixel(w, h, image::Rgb([200, 100, 50]));
             let mut planes = vec![0.0; 3 * 64 * 64];
-            let g = letterbox_into(&frame, 64, &mut planes);
+            let g = letterbox_into(&frame, 64, &mut planes).unwrap();
             let plane = 64 * 64;
             for y in 0..g.resized_height {
                 for x in 0..g.resized_width {
@@ -269,6 +294,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_short_buffer_is_an_error_and_a_longer_one_keeps_its_tail() {
+        let frame = RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]));
+        let mut short = vec![0.0; 3 * 16 * 16 - 1];
+        assert_eq!(
+            letterbox_into(&frame, 16, &mut short),
+            Err(BufferTooSmall {
+                needed: 3 * 16 * 16,
+                got: 3 * 16 * 16 - 1
+            })
+        );
+        assert!(short.iter().all(|&v| v == 0.0), "nothing written on error");
+        let mut long = vec![-1.0; 3 * 16 * 16 + 5];
+        letterbox_into(&frame, 16, &mut long).unwrap();
+        assert_eq!(&long[3 * 16 * 16..], &[-1.0; 5]);
+        assert!(letterbox_into(&frame, usize::MAX, &mut long).is_err());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Any bytes as an image file: decoding gives a frame or a clear error, never a panic, and the
 //! letterbox of any decoded frame fills the network input with finite values. Memory stays
-//! bounded by the decoder limits (`frame::MAX_SIDE`, `frame::MAX_ALLOC`); `fuzz/run.sh` runs this
+//! bounded by the decoder limits (`frame::MAX_SIDE`, `frame::MAX_PIXELS`, `frame::MAX_ALLOC`); `fuzz/run.sh` runs this
 //! target with `-rss_limit_mb`, so an unbounded allocation is reported as a crash.
 #![no_main]
 
