@@ -4,18 +4,7 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-/// The shared data folder: `$FOOTFALL_SHARED`, else `../shared` next to the repository.
-pub fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("FOOTFALL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    assert!(
-        dir.join("weights/yolox_nano.onnx").is_file(),
-        "benchmark data missing: expected the shared data folder at {} (set FOOTFALL_SHARED)",
-        dir.display()
-    );
-    dir
-}
+pub use testdata::shared_dir;
 
 /// The shared photos, decoded, in file-name order.
 pub fn shared_photos() -> Vec<(String, RgbImage)> {

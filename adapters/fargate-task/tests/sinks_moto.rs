@@ -2,7 +2,6 @@
 //! and loopback HTTP servers for the callback.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -17,10 +16,7 @@ use payloads::{JobResult, NotificationPayload, Source, TaskPayload};
 use serde_json::{Value, json};
 
 fn shared_image(name: &str) -> Vec<u8> {
-    let dir = std::env::var("FOOTFALL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    std::fs::read(dir.join("images").join(name)).expect("shared test image (set FOOTFALL_SHARED)")
+    testdata::read(format!("images/{name}"))
 }
 
 fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
@@ -196,12 +192,14 @@ async fn create_function(moto: &Moto, sdk: &aws_config::SdkConfig) -> String {
 fn notification(jpeg: &[u8]) -> NotificationPayload {
     use base64::Engine;
     NotificationPayload {
+        run_id: Some("run-77".into()),
         user_id: "user_1".into(),
         date_time: "2024-01-01T12:00:00Z".into(),
         config: payloads::NotificationConfig {
             monitoring_status: true,
             streaming_url: "https://cdn.example.com/live.m3u8".into(),
             email: "user@example.com".into(),
+            threshold: Some(15),
         },
         result: payloads::CountResult { people_count: 20 },
         processed_detection_image: base64::engine::general_purpose::STANDARD.encode(jpeg),
@@ -345,6 +343,7 @@ fn config_for_run(
         streaming_url: "https://93.184.215.14/live.m3u8".into(),
         email: "user@example.com".into(),
         monitoring_status: true,
+        threshold: None,
     };
     let mut env = w.env.clone();
     env.insert(
@@ -412,6 +411,33 @@ async fn eventbridge_run_stores_row_and_csv_and_alerts() {
     let report = run_task(&deps).await;
     assert_eq!(report.step("csv"), Some(&Step::AlreadyDone));
     assert_eq!(deps.store.rows.lock().unwrap().len(), 1);
+}
+
+/// The user's threshold (the `config` table's column, carried in the payload) decides the alert,
+/// not the task's ALERT_THRESHOLD (15 here): 20 people against a threshold of 25 is no alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_own_threshold_decides_the_alert() {
+    let w = world().await;
+    let mut cfg = config_for_run(&w, Source::EventBridge, "run-78", &[]);
+    cfg.payload.threshold = Some(25);
+    let job = FixedJob {
+        count: 20,
+        fail_first: Mutex::new(0),
+    };
+    let deps = deps_for(
+        &w,
+        cfg,
+        job,
+        MemStore::default(),
+        JsonLog::capture("run-78", "user_1"),
+    );
+    let report = run_task(&deps).await;
+    assert_eq!(report.exit_code(), 0, "{report:?}");
+    assert_eq!(report.step("db"), Some(&Step::Done));
+    assert_eq!(
+        report.step("notify"),
+        Some(&Step::Skipped("people_count does not exceed 25".into()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -537,6 +563,7 @@ fn config_requires_the_sinks_of_the_source() {
         streaming_url: "https://cdn.example.com/x.m3u8".into(),
         email: "user@example.com".into(),
         monitoring_status: true,
+        threshold: None,
     };
     let p = TaskPayload::new(Source::ApiGateway, "r1", &user).to_json();
     let env = HashMap::from([(payloads::TASK_PAYLOAD_ENV, p.clone())]);

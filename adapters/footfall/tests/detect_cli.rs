@@ -4,15 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn shared() -> PathBuf {
-    let dir = std::env::var_os("FOOTFALL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    assert!(
-        dir.join("weights/yolox_nano.onnx").is_file(),
-        "test data missing at {} (set FOOTFALL_SHARED)",
-        dir.display()
-    );
-    dir
+    testdata::shared_dir()
 }
 
 fn footfall() -> Command {

@@ -293,34 +293,8 @@ fn respond_status(out: &mut TcpStream, status: &str) -> io::Result<()> {
     out.flush()
 }
 
-/// The shared test-data folder: `FOOTFALL_SHARED`, else `../shared` from the repository root
-/// (found by walking up from this crate). A clear error when it is missing.
+/// The shared test-data folder (see the `footfall-testdata` crate), or a clear error when it is
+/// missing.
 pub fn shared_dir() -> Result<PathBuf, String> {
-    if let Some(dir) = std::env::var_os("FOOTFALL_SHARED") {
-        let dir = PathBuf::from(dir);
-        return if dir.join("video/manifest.json").is_file() {
-            Ok(dir)
-        } else {
-            Err(format!(
-                "FOOTFALL_SHARED={} has no video/manifest.json",
-                dir.display()
-            ))
-        };
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for ancestor in manifest_dir.ancestors() {
-        let candidate = ancestor.join("shared");
-        if candidate.join("video/manifest.json").is_file() {
-            return Ok(candidate);
-        }
-        if ancestor.join(".git").exists() {
-            let sibling = ancestor.parent().map(|p| p.join("shared"));
-            if let Some(sibling) = sibling.filter(|s| s.join("video/manifest.json").is_file()) {
-                return Ok(sibling);
-            }
-        }
-    }
-    Err("shared test data not found: set FOOTFALL_SHARED to the folder holding video/manifest.json \
-         (e.g. /work/shared), or place it at ../shared next to the repository"
-        .to_string())
+    testdata::find()
 }

@@ -1,7 +1,6 @@
 //! The notification handler against S3 and SNS on a real moto server (loopback).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use aws_testkit::{Moto, join_all, reqwest, unique};
 use base64::Engine;
@@ -9,10 +8,7 @@ use notify_lambda::{Notifier, NotifyConfig, NotifyError, check_jpeg, handle, ima
 use serde_json::{Value, json};
 
 fn shared_image(name: &str) -> Vec<u8> {
-    let dir = std::env::var("FOOTFALL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    std::fs::read(dir.join("images").join(name)).expect("shared test image (set FOOTFALL_SHARED)")
+    testdata::read(format!("images/{name}"))
 }
 
 struct Setup {
@@ -183,6 +179,17 @@ async fn below_threshold_monitoring_off_and_hostile_images_store_nothing() {
         .await
         .unwrap();
     assert_eq!(below["status"], "skipped");
+    // The user's own threshold wins over ALERT_THRESHOLD (see also the test below).
+    let mut own_higher = payload("user_1", "2024-01-01T12:00:00Z", 20, &jpeg);
+    own_higher["config"]["threshold"] = json!(25);
+    own_higher["run_id"] = json!("run-9");
+    let r = handle(&s.n, own_higher).await.unwrap();
+    assert_eq!(r["status"], "skipped", "{r}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("threshold 25"),
+        "{r}"
+    );
+
     let mut off = payload("user_1", "2024-01-01T12:00:00Z", 99, &jpeg);
     off["config"]["Monitoring_status"] = json!(false);
     assert_eq!(handle(&s.n, off).await.unwrap()["status"], "skipped");
@@ -221,6 +228,20 @@ async fn below_threshold_monitoring_off_and_hostile_images_store_nothing() {
             .unwrap();
     assert_eq!(listed.key_count(), Some(0));
     assert!(s.moto.sns_sent(&s.n.config.topic_arn).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_threshold_below_the_default_alerts() {
+    let s = setup(15).await;
+    let jpeg = shared_image("bus.jpg");
+    let mut own_lower = payload("user_2", "2024-01-01T12:00:00Z", 10, &jpeg);
+    own_lower["config"]["threshold"] = json!(5);
+    own_lower["run_id"] = json!("run-9");
+    let r = handle(&s.n, own_lower).await.unwrap();
+    assert_eq!(r["status"], "sent", "{r}");
+    let sent = s.moto.sns_sent(&s.n.config.topic_arn).await;
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("(alert threshold 5)"), "{}", sent[0].1);
 }
 
 /// Failure drill: SNS is unreachable (an endpoint where nothing listens, SDK retries off). The

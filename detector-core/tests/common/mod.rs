@@ -1,20 +1,7 @@
 //! Test helpers: locating the shared data and reading numpy `.npy` files.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-
-/// The shared data folder: `$FOOTFALL_SHARED`, else `../shared` next to the repository.
-pub fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("FOOTFALL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
-    assert!(
-        dir.join("weights/yolox_nano.onnx").is_file(),
-        "test data missing: expected the shared data folder at {} (set FOOTFALL_SHARED to its path; see README)",
-        dir.display()
-    );
-    dir
-}
+pub use testdata::shared_dir;
 
 /// A numpy array: shape and values (u8 or f32 widened to f32).
 pub struct Npy {

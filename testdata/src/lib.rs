@@ -1,0 +1,65 @@
+//! Where the shared test data lives (weights, photos, golden outputs, the test video): the
+//! folder named by `FOOTFALL_SHARED`, else `shared/` beside the repository (or inside it). The
+//! data is never committed; every test, example and benchmark finds it through here, and a
+//! missing folder is one clear message naming the variable.
+
+use std::path::{Path, PathBuf};
+
+/// The environment variable that names the shared data folder.
+pub const ENV: &str = "FOOTFALL_SHARED";
+
+/// What a shared data folder holds (any one is enough: a partial copy is still usable).
+const MARKERS: [&str; 2] = ["weights/yolox_nano.onnx", "video/manifest.json"];
+
+fn looks_shared(dir: &Path) -> bool {
+    MARKERS.iter().any(|m| dir.join(m).is_file())
+}
+
+/// The shared data folder, or a message saying where it was looked for.
+pub fn find() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os(ENV) {
+        let dir = PathBuf::from(dir);
+        return if looks_shared(&dir) {
+            Ok(dir)
+        } else {
+            Err(format!(
+                "{ENV}={} holds neither {}",
+                dir.display(),
+                MARKERS.join(" nor ")
+            ))
+        };
+    }
+    // This crate sits at `<repo>/testdata`: look in `<repo>/shared`, then `<repo>/../shared`.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for candidate in [repo.join("shared"), repo.join("../shared")] {
+        if looks_shared(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(format!(
+        "shared test data not found: set {ENV} to the folder holding weights/, images/, golden/ \
+         and video/ (e.g. /work/shared), or place it at ../shared next to the repository"
+    ))
+}
+
+/// The shared data folder; panics with [`find`]'s message (for tests and benchmarks).
+pub fn shared_dir() -> PathBuf {
+    find().unwrap_or_else(|message| panic!("{message}"))
+}
+
+/// `relative` inside the shared folder, which must exist (panics naming it otherwise).
+pub fn path(relative: impl AsRef<Path>) -> PathBuf {
+    let path = shared_dir().join(relative);
+    assert!(
+        path.exists(),
+        "shared test data incomplete: {} is missing",
+        path.display()
+    );
+    path
+}
+
+/// The bytes of a shared file (panics naming it when it cannot be read).
+pub fn read(relative: impl AsRef<Path>) -> Vec<u8> {
+    let path = path(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
