@@ -97,6 +97,98 @@ pub fn conv2d_bias_act(
     })
 }
 
+/// Runs `act(conv1x1(cat(parts, channels), weight) + bias)` without building the
+/// concatenation: a 1x1 convolution over stacked inputs is the sum of one product per part with
+/// that part's columns of the weight, accumulated in the output tile while it is in cache.
+///
+/// Each part is `(values, channels)`, `[batch, channels, height, width]` with the same batch and
+/// size for all; `weight` is `[out, sum of channels, 1, 1]`. Returns `None` when the shapes do
+/// not agree.
+pub fn conv1x1_cat_bias_act(
+    parts: &[(&[f32], usize)],
+    [batch, height, width]: [usize; 3],
+    weight: &[f32],
+    weight_dims: [usize; 4],
+    bias: &[f32],
+    activation: Activation,
+) -> Option<ConvOutput> {
+    let [out_channels, depth, kh, kw] = weight_dims;
+    let pixels = height * width;
+    let sane = !parts.is_empty()
+        && (kh, kw) == (1, 1)
+        && parts.iter().map(|p| p.1).sum::<usize>() == depth
+        && parts
+            .iter()
+            .all(|(v, c)| *c > 0 && v.len() == batch * c * pixels)
+        && weight.len() == out_channels * depth
+        && bias.len() == out_channels
+        && pixels > 0;
+    if !sane {
+        return None;
+    }
+    let g = Geometry {
+        batch,
+        channels: depth,
+        height,
+        width,
+        out_channels,
+        kernel: 1,
+        stride: 1,
+        padding: 0,
+        out_height: height,
+        out_width: width,
+    };
+    let mut out = vec![0.0f32; batch * out_channels * pixels];
+    let tile = tile_width(&g);
+    let tiles = pixels.div_ceil(tile);
+    let out_ptr = SharedOut(out.as_mut_ptr());
+    (0..batch * tiles).into_par_iter().for_each(|task| {
+        let (image, t) = (task / tiles, task % tiles);
+        let start = t * tile;
+        let len = tile.min(pixels - start);
+        // SAFETY: as in `conv_gemm`; lhs is the part's columns `offset..offset + channels` of the
+        // `[out_channels, depth]` weight (row stride `depth`), rhs the part's `[channels, len]`
+        // tile with row stride `pixels`. The first part overwrites the tile, the others add.
+        unsafe {
+            let dst = out_ptr.get().add(image * out_channels * pixels + start);
+            let mut offset = 0;
+            for (i, &(values, channels)) in parts.iter().enumerate() {
+                let rhs = values[image * channels * pixels + start..].as_ptr();
+                gemm(
+                    out_channels,
+                    len,
+                    channels,
+                    dst,
+                    1,
+                    pixels as isize,
+                    i > 0,
+                    weight.as_ptr().add(offset),
+                    1,
+                    depth as isize,
+                    rhs,
+                    1,
+                    pixels as isize,
+                    if i > 0 { 1.0 } else { 0.0 },
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::None,
+                );
+                offset += channels;
+            }
+            for (co, &b) in bias.iter().enumerate() {
+                let row = std::slice::from_raw_parts_mut(dst.add(co * pixels), len);
+                bias_activation(row, b, activation);
+            }
+        }
+    });
+    Some(ConvOutput {
+        values: out,
+        dims: [batch, out_channels, height, width],
+    })
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Geometry {
     batch: usize,
@@ -362,10 +454,115 @@ impl DepthwisePlane<'_> {
         self.run_portable(out);
     }
 
-    /// Accumulates `tap * input row` over contiguous stretches of each output row, so the inner
-    /// loop has no bounds or padding checks and vectorises.
     #[inline(always)]
     fn run_portable(&self, out: &mut [f32]) {
+        let g = self.geometry;
+        if g.kernel == 3 && g.stride <= 2 {
+            self.run_3x3(out);
+        } else {
+            self.run_any(out);
+        }
+    }
+
+    /// 3x3, stride 1 or 2 (every depthwise convolution of YOLOX): each output row is one pass
+    /// per input row, the three taps of that row summed in registers, instead of one pass per
+    /// tap. Stride 2 first splits the input row into its even and odd columns so that every tap
+    /// reads a contiguous slice. Columns where a tap falls into the padding (one at each edge)
+    /// are computed one by one.
+    #[inline(always)]
+    fn run_3x3(&self, out: &mut [f32]) {
+        let g = self.geometry;
+        // Interior output columns: every tap of the row inside the image.
+        let lo = self.columns.iter().map(|c| c.0).max().unwrap_or(0);
+        let hi = self.columns.iter().map(|c| c.1).min().unwrap_or(0);
+        let (lo, hi) = (lo.min(g.out_width), hi.max(lo).min(g.out_width));
+        let n = hi - lo;
+        // Stride 2: every input row as [even columns | odd columns], split once per plane (each
+        // row serves two output rows).
+        let half = g.width.div_ceil(2);
+        let mut split = Vec::new();
+        if g.stride == 2 {
+            split.resize(g.height * 2 * half, 0.0);
+            for (row, parts) in self
+                .input
+                .chunks_exact(g.width)
+                .zip(split.chunks_exact_mut(2 * half))
+            {
+                let (even, odd) = parts.split_at_mut(half);
+                let pairs = row.chunks_exact(2);
+                if let [last] = pairs.remainder() {
+                    even[half - 1] = *last;
+                }
+                for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+            }
+        }
+        for (oy, row) in out.chunks_exact_mut(g.out_width).enumerate() {
+            let mut first_row = true;
+            for ky in 0..3 {
+                let iy = (oy * g.stride + ky) as isize - g.padding as isize;
+                if iy < 0 || iy >= g.height as isize {
+                    continue;
+                }
+                let src = &self.input[iy as usize * g.width..][..g.width];
+                let taps = &self.taps[ky * 3..ky * 3 + 3];
+                if n > 0 {
+                    // Input column of tap kx at output column lo + j: base + kx + stride * j.
+                    let base = lo * g.stride - g.padding;
+                    let (s0, s1, s2) = if g.stride == 1 {
+                        (
+                            &src[base..base + n],
+                            &src[base + 1..base + 1 + n],
+                            &src[base + 2..base + 2 + n],
+                        )
+                    } else {
+                        let parts = &split[iy as usize * 2 * half..][..2 * half];
+                        let (even, odd) = parts.split_at(half);
+                        let tap = |q: usize| -> &[f32] {
+                            let part = if q % 2 == 0 { even } else { odd };
+                            &part[q / 2..q / 2 + n]
+                        };
+                        (tap(base), tap(base + 1), tap(base + 2))
+                    };
+                    let (w0, w1, w2) = (taps[0], taps[1], taps[2]);
+                    // Zipped iterators, not indices: no bounds checks, so the loop vectorises.
+                    let lanes = row[lo..hi].iter_mut().zip(s0).zip(s1).zip(s2);
+                    if first_row {
+                        for (((d, &a), &b), &c) in lanes {
+                            *d = w0 * a + w1 * b + w2 * c;
+                        }
+                    } else {
+                        for (((d, &a), &b), &c) in lanes {
+                            *d += w0 * a + w1 * b + w2 * c;
+                        }
+                    }
+                }
+                // The edge columns, tap by tap with bounds checks.
+                for ox in (0..lo).chain(hi..g.out_width) {
+                    let mut acc = if first_row { 0.0 } else { row[ox] };
+                    for (kx, &w) in taps.iter().enumerate() {
+                        let ix = (ox * g.stride + kx) as isize - g.padding as isize;
+                        if ix >= 0 && (ix as usize) < g.width {
+                            acc += w * src[ix as usize];
+                        }
+                    }
+                    row[ox] = acc;
+                }
+                first_row = false;
+            }
+            if first_row {
+                // No input row under this output row (padding only).
+                row.fill(0.0);
+            }
+        }
+    }
+
+    /// Any kernel size and stride: accumulates `tap * input row` over contiguous stretches of
+    /// each output row, so the inner loop has no bounds or padding checks and vectorises.
+    #[inline(always)]
+    fn run_any(&self, out: &mut [f32]) {
         let g = self.geometry;
         let k = g.kernel;
         for (oy, row) in out.chunks_exact_mut(g.out_width).enumerate() {
@@ -518,6 +715,90 @@ mod tests {
         check([1, 4, 9, 9], 4, 3, spec(2, 1, 4, Activation::Silu));
         check([1, 3, 8, 5], 3, 5, spec(2, 2, 3, Activation::Identity));
         check([1, 2, 1, 1], 2, 3, spec(1, 1, 2, Activation::Silu));
+        // The 3x3 fast path: odd and even widths, no padding, padding 2, tiny planes.
+        for (h, w) in [(13, 13), (12, 17), (2, 2), (3, 1), (1, 4), (26, 26)] {
+            for stride in [1, 2] {
+                for padding in [0, 1, 2] {
+                    if h + 2 * padding < 3 || w + 2 * padding < 3 {
+                        continue;
+                    }
+                    check(
+                        [2, 3, h, w],
+                        3,
+                        3,
+                        spec(stride, padding, 3, Activation::Silu),
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pointwise_over_parts_equals_pointwise_over_their_concatenation() {
+        let (batch, height, width, out_channels) = (2, 5, 7, 6);
+        let pixels = height * width;
+        let channels = [3usize, 1, 4];
+        let parts: Vec<Vec<f32>> = channels
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| pseudo_random(batch * c * pixels, 10 + i as u32))
+            .collect();
+        let depth: usize = channels.iter().sum();
+        // The concatenation along channels, image by image.
+        let mut cat = Vec::new();
+        for n in 0..batch {
+            for (part, &c) in parts.iter().zip(&channels) {
+                cat.extend_from_slice(&part[n * c * pixels..(n + 1) * c * pixels]);
+            }
+        }
+        let weight = pseudo_random(out_channels * depth, 20);
+        let bias = pseudo_random(out_channels, 21);
+        let dims = [out_channels, depth, 1, 1];
+        for activation in [Activation::Silu, Activation::Identity] {
+            let (want, want_dims) = reference(
+                &cat,
+                [batch, depth, height, width],
+                &weight,
+                dims,
+                &bias,
+                spec(1, 0, 1, activation),
+            );
+            let inputs: Vec<(&[f32], usize)> = parts
+                .iter()
+                .zip(&channels)
+                .map(|(p, &c)| (p.as_slice(), c))
+                .collect();
+            let ours = conv1x1_cat_bias_act(
+                &inputs,
+                [batch, height, width],
+                &weight,
+                dims,
+                &bias,
+                activation,
+            )
+            .expect("supported");
+            assert_eq!(ours.dims, want_dims);
+            let worst = ours
+                .values
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{activation:?}: max diff {worst}");
+        }
+        // Channels that do not add up to the weight's are declined.
+        let short: Vec<(&[f32], usize)> = vec![(parts[0].as_slice(), 3)];
+        assert!(
+            conv1x1_cat_bias_act(
+                &short,
+                [batch, height, width],
+                &weight,
+                dims,
+                &bias,
+                Activation::Silu
+            )
+            .is_none()
+        );
     }
 
     #[test]

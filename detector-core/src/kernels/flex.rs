@@ -22,9 +22,54 @@ pub trait FusedConvBackend: Backend {
         bias: FloatTensor<Self>,
         spec: ConvSpec,
     ) -> FloatTensor<Self>;
+
+    /// `activation(conv1x1(cat([a, b], 1), weight) + bias)` without the concatenation
+    /// (`weight` `[out, Ca + Cb, 1, 1]`).
+    fn conv1x1_cat2_bias_act(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        activation: Activation,
+    ) -> FloatTensor<Self>;
+
+    /// The same over four parts (the SPP's input and its three pools). Extension operations
+    /// take tensors one by one, not as a list, hence one operation per arity.
+    #[allow(clippy::too_many_arguments)]
+    fn conv1x1_cat4_bias_act(
+        a: FloatTensor<Self>,
+        b: FloatTensor<Self>,
+        c: FloatTensor<Self>,
+        d: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        activation: Activation,
+    ) -> FloatTensor<Self>;
 }
 
 impl FusedConvBackend for Flex {
+    fn conv1x1_cat2_bias_act(
+        a: FlexTensor,
+        b: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        activation: Activation,
+    ) -> FlexTensor {
+        conv1x1_cat(vec![a, b], weight, bias, activation)
+    }
+
+    fn conv1x1_cat4_bias_act(
+        a: FlexTensor,
+        b: FlexTensor,
+        c: FlexTensor,
+        d: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        activation: Activation,
+    ) -> FlexTensor {
+        conv1x1_cat(vec![a, b, c, d], weight, bias, activation)
+    }
+
     fn conv2d_bias_act(
         x: FlexTensor,
         weight: FlexTensor,
@@ -46,6 +91,67 @@ impl FusedConvBackend for Flex {
             Activation::Sigmoid => <Flex as ActivationOps<Flex>>::sigmoid(y),
         }
     }
+}
+
+fn conv1x1_cat(
+    parts: Vec<FlexTensor>,
+    weight: FlexTensor,
+    bias: FlexTensor,
+    activation: Activation,
+) -> FlexTensor {
+    if let Some(out) = run_cat_kernel(&parts, &weight, &bias, activation) {
+        return out;
+    }
+    // Shapes or dtypes the kernel declines: the concatenation, then the fused convolution.
+    let x = <Flex as FloatTensorOps<Flex>>::float_cat(parts, 1);
+    let spec = ConvSpec {
+        stride: 1,
+        padding: 0,
+        groups: 1,
+        activation,
+    };
+    <Flex as FusedConvBackend>::conv2d_bias_act(x, weight, bias, spec)
+}
+
+fn run_cat_kernel(
+    parts: &[FlexTensor],
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    activation: Activation,
+) -> Option<FlexTensor> {
+    if weight.dtype() != DType::F32 || bias.dtype() != DType::F32 {
+        return None;
+    }
+    let mut views = Vec::with_capacity(parts.len());
+    let mut size = None;
+    for part in parts {
+        let (x, [b, c, h, w]) = f32_nchw(part)?;
+        if *size.get_or_insert([b, h, w]) != [b, h, w] {
+            return None;
+        }
+        views.push((x, c));
+    }
+    let weight_shape = weight.layout().shape();
+    if weight_shape.num_dims() != 4 {
+        return None;
+    }
+    let (weight, bias) = (contiguous(weight), contiguous(bias));
+    let slices = views
+        .iter()
+        .map(|(x, c)| Some((x.as_slice::<f32>()?, *c)))
+        .collect::<Option<Vec<_>>>()?;
+    let out = super::conv::conv1x1_cat_bias_act(
+        &slices,
+        size?,
+        weight.as_slice::<f32>()?,
+        weight_shape.dims::<4>(),
+        bias.as_slice::<f32>()?,
+        activation,
+    )?;
+    Some(FlexTensor::from_data(TensorData::new(
+        out.values,
+        out.dims.to_vec(),
+    )))
 }
 
 fn run_kernel(

@@ -61,6 +61,50 @@ pub fn conv2d_bias_act(x: Tensor<4>, conv: &Conv2d, activation: Activation) -> T
     }
 }
 
+/// `conv2d_bias_act(cat(parts, 1), conv, activation)` for a 1x1 convolution, without building
+/// the concatenation on flex (see [`conv::conv1x1_cat_bias_act`]): YOLOX concatenates only to
+/// feed a 1x1 convolution (CSP layers, PAFPN, SPP).
+pub fn conv1x1_cat_bias_act(
+    mut parts: Vec<Tensor<4>>,
+    conv: &Conv2d,
+    activation: Activation,
+) -> Tensor<4> {
+    let pointwise = fused_spec(conv, activation).is_some_and(|s| s.stride == 1 && s.padding == 0)
+        && conv.groups == 1
+        && conv.weight.val().dims()[2..] == [1, 1];
+    let fused = pointwise && parts.len() > 1 && on_flex(&parts[0]);
+    match (fused, &conv.bias, parts.len()) {
+        (true, Some(bias), 2) => {
+            let b = parts.pop().expect("two parts").into_dispatch();
+            let a = parts.pop().expect("two parts").into_dispatch();
+            Tensor::from_dispatch(<Dispatch as FusedConvBackend>::conv1x1_cat2_bias_act(
+                a,
+                b,
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                activation,
+            ))
+        }
+        (true, Some(bias), 4) => {
+            let d = parts.pop().expect("four parts").into_dispatch();
+            let c = parts.pop().expect("four parts").into_dispatch();
+            let b = parts.pop().expect("four parts").into_dispatch();
+            let a = parts.pop().expect("four parts").into_dispatch();
+            Tensor::from_dispatch(<Dispatch as FusedConvBackend>::conv1x1_cat4_bias_act(
+                a,
+                b,
+                c,
+                d,
+                conv.weight.val().into_dispatch(),
+                bias.val().into_dispatch(),
+                activation,
+            ))
+        }
+        _ if parts.len() == 1 => conv2d_bias_act(parts.remove(0), conv, activation),
+        _ => conv2d_bias_act(Tensor::cat(parts, 1), conv, activation),
+    }
+}
+
 fn on_flex(x: &Tensor<4>) -> bool {
     matches!(x.device().as_dispatch(), DispatchDevice::Flex(_))
 }

@@ -11,7 +11,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Device, Tensor};
 
 use super::ConvVisitor;
-use crate::kernels::{Activation, conv2d_bias_act};
+use crate::kernels::{Activation, conv1x1_cat_bias_act, conv2d_bias_act};
 
 /// Configuration of a [`BaseConv`]: `ksize x ksize` convolution, "same" padding for odd kernels.
 #[derive(Config, Debug)]
@@ -71,6 +71,17 @@ impl BaseConv {
             Activation::Identity
         };
         conv2d_bias_act(x, &self.conv, activation)
+    }
+
+    /// `forward(cat(parts, 1))` for a 1x1 convolution; on the CPU the concatenation is never
+    /// built (see [`crate::kernels::conv1x1_cat_bias_act`]).
+    pub fn forward_cat(&self, parts: Vec<Tensor<4>>) -> Tensor<4> {
+        let activation = if self.activation {
+            Activation::Silu
+        } else {
+            Activation::Identity
+        };
+        conv1x1_cat_bias_act(parts, &self.conv, activation)
     }
 
     /// For the prediction layers whose outputs are probabilities (objectness, classes): the

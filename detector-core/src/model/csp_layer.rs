@@ -63,12 +63,18 @@ impl CspLayerConfig {
 impl CspLayer {
     /// Forward pass.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x1 = self.conv1.forward(x.clone());
-        let x2 = self.conv2.forward(x);
+        self.forward_parts(vec![x])
+    }
+
+    /// `forward(cat(parts, 1))`, where the PAFPN feeds two maps side by side: conv1 and conv2
+    /// read the parts directly, so the concatenation is never built on the CPU.
+    pub fn forward_parts(&self, parts: Vec<Tensor<4>>) -> Tensor<4> {
+        let mut x1 = self.conv1.forward_cat(parts.clone());
+        let x2 = self.conv2.forward_cat(parts);
         for block in &self.m {
             x1 = block.forward(x1);
         }
-        self.conv3.forward(Tensor::cat(vec![x1, x2], 1))
+        self.conv3.forward_cat(vec![x1, x2])
     }
 
     /// Execution order of YOLOX's forward (conv1, conv2, bottlenecks, conv3), which is also the

@@ -89,24 +89,25 @@ impl YoloPafpn {
         let [x2, x1, x0] = self.backbone.forward(x);
 
         let fpn_out0 = self.lateral_conv0.forward(x0);
-        let f_out0 = Tensor::cat(
-            vec![upsample_nearest_2x(fpn_out0.clone(), &self.upsample), x1],
-            1,
-        );
-        let f_out0 = self.c3_p4.forward(f_out0);
+        // Each CSP layer takes its two inputs side by side (YOLOX concatenates them).
+        let f_out0 = self.c3_p4.forward_parts(vec![
+            upsample_nearest_2x(fpn_out0.clone(), &self.upsample),
+            x1,
+        ]);
 
         let fpn_out1 = self.reduce_conv1.forward(f_out0);
-        let f_out1 = Tensor::cat(
-            vec![upsample_nearest_2x(fpn_out1.clone(), &self.upsample), x2],
-            1,
-        );
-        let pan_out2 = self.c3_p3.forward(f_out1);
+        let pan_out2 = self.c3_p3.forward_parts(vec![
+            upsample_nearest_2x(fpn_out1.clone(), &self.upsample),
+            x2,
+        ]);
 
-        let p_out1 = Tensor::cat(vec![self.bu_conv2.forward(pan_out2.clone()), fpn_out1], 1);
-        let pan_out1 = self.c3_n3.forward(p_out1);
+        let pan_out1 = self
+            .c3_n3
+            .forward_parts(vec![self.bu_conv2.forward(pan_out2.clone()), fpn_out1]);
 
-        let p_out0 = Tensor::cat(vec![self.bu_conv1.forward(pan_out1.clone()), fpn_out0], 1);
-        let pan_out0 = self.c3_n4.forward(p_out0);
+        let pan_out0 = self
+            .c3_n4
+            .forward_parts(vec![self.bu_conv1.forward(pan_out1.clone()), fpn_out0]);
 
         [pan_out2, pan_out1, pan_out0]
     }

@@ -78,7 +78,7 @@ impl SppBottleneck {
             let previous = parts.last().expect("starts with x").clone();
             parts.push(crate::kernels::max_pool_same(previous, pool));
         }
-        self.conv2.forward(Tensor::cat(parts, 1))
+        self.conv2.forward_cat(parts)
     }
 
     pub(crate) fn visit_convs<'a>(&'a mut self, name: &str, visitor: &mut ConvVisitor<'a>) {
