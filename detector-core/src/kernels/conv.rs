@@ -563,7 +563,7 @@ impl DepthwisePlane<'_> {
                         let parts = &split[iy as usize * 2 * half..][..2 * half];
                         let (even, odd) = parts.split_at(half);
                         let tap = |q: usize| -> &[f32] {
-                            let part = if q % 2 == 0 { even } else { odd };
+                            let part = if q.is_multiple_of(2) { even } else { odd };
                             &part[q / 2..q / 2 + n]
                         };
                         (tap(base), tap(base + 1), tap(base + 2))
