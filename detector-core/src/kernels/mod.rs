@@ -38,6 +38,29 @@ pub fn on_cpu_pool<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     }
 }
 
+/// Runs two independent parts of the network side by side on the CPU pool when `on_cpu`, one
+/// after the other otherwise (a GPU queues the work anyway).
+///
+/// Small layers (the 26x26 and 13x13 levels) split into only a few tiles each, so the pool's
+/// second thread idles at the end of every layer; running independent branches together gives
+/// it work in the meantime.
+pub fn join<A: Send, B: Send>(
+    on_cpu: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if on_cpu {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
+/// Whether `x` lives on the CPU backend whose kernels run on rayon's pool (see [`join`]).
+pub fn on_cpu_pool_device(x: &Tensor<4>) -> bool {
+    on_flex(x)
+}
+
 /// `activation(conv(x) + bias)` for one YOLOX convolution, `[B, in, H, W] -> [B, out, H', W']`.
 pub fn conv2d_bias_act(x: Tensor<4>, conv: &Conv2d, activation: Activation) -> Tensor<4> {
     match (on_flex(&x), fused_spec(conv, activation), &conv.bias) {

@@ -8,6 +8,7 @@ use burn::tensor::{Device, Tensor};
 use super::ConvVisitor;
 use super::base_conv::{BaseConv, BaseConvConfig};
 use super::bottleneck::{Bottleneck, BottleneckConfig};
+use crate::kernels::{join, on_cpu_pool_device};
 
 /// Configuration of a [`CspLayer`].
 #[derive(Config, Debug)]
@@ -69,11 +70,16 @@ impl CspLayer {
     /// `forward(cat(parts, 1))`, where the PAFPN feeds two maps side by side: conv1 and conv2
     /// read the parts directly, so the concatenation is never built on the CPU.
     pub fn forward_parts(&self, parts: Vec<Tensor<4>>) -> Tensor<4> {
-        let mut x1 = self.conv1.forward_cat(parts.clone());
-        let x2 = self.conv2.forward_cat(parts);
-        for block in &self.m {
-            x1 = block.forward(x1);
-        }
+        let on_cpu = parts.first().is_some_and(on_cpu_pool_device);
+        // The two branches are independent: side by side on the CPU pool.
+        let (x1, x2) = join(
+            on_cpu,
+            || {
+                let x1 = self.conv1.forward_cat(parts.clone());
+                self.m.iter().fold(x1, |x, block| block.forward(x))
+            },
+            || self.conv2.forward_cat(parts.clone()),
+        );
         self.conv3.forward_cat(vec![x1, x2])
     }
 

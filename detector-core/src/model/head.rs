@@ -5,10 +5,12 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
+use rayon::prelude::*;
 
 use super::ConvVisitor;
 use super::base_conv::{BaseConv, BaseConvConfig};
 use super::dw_conv::MaybeDwConv;
+use crate::kernels::{join, on_cpu_pool_device};
 
 /// Configuration of [`YoloxHead`].
 #[derive(Config, Debug)]
@@ -39,6 +41,31 @@ pub struct HeadLevel {
     pub reg_pred: BaseConv,
     /// Objectness logit.
     pub obj_pred: BaseConv,
+}
+
+impl HeadLevel {
+    /// `[B, 5 + classes, H * W]`: box, objectness and class outputs of one level's cells.
+    fn forward(&self, x: Tensor<4>, on_cpu: bool) -> Tensor<3> {
+        let x = self.stem.forward(x);
+        // The two branches are independent: side by side on the CPU pool.
+        let (cls, (reg, obj)) = join(
+            on_cpu,
+            || {
+                let feat = self.cls_convs.iter().fold(x.clone(), |t, c| c.forward(t));
+                self.cls_pred.forward_sigmoid(feat)
+            },
+            || {
+                let feat = self.reg_convs.iter().fold(x.clone(), |t, c| c.forward(t));
+                (
+                    self.reg_pred.forward(feat.clone()),
+                    self.obj_pred.forward_sigmoid(feat),
+                )
+            },
+        );
+        let out = Tensor::cat(vec![reg, obj, cls], 1);
+        let [b, c, h, w] = out.dims();
+        out.reshape([b, c, h * w])
+    }
 }
 
 /// The head over all levels.
@@ -84,22 +111,14 @@ impl YoloxHead {
     /// sigmoid applied to objectness and classes, levels concatenated in stride order and cells
     /// row-major, exactly the layout of YOLOX's ONNX export.
     pub fn forward(&self, features: [Tensor<4>; 3]) -> Tensor<3> {
-        let outputs = self
-            .levels
-            .iter()
-            .zip(features)
-            .map(|(level, x)| {
-                let x = level.stem.forward(x);
-                let cls_feat = level.cls_convs.iter().fold(x.clone(), |t, c| c.forward(t));
-                let reg_feat = level.reg_convs.iter().fold(x, |t, c| c.forward(t));
-                let cls = level.cls_pred.forward_sigmoid(cls_feat);
-                let reg = level.reg_pred.forward(reg_feat.clone());
-                let obj = level.obj_pred.forward_sigmoid(reg_feat);
-                let out = Tensor::cat(vec![reg, obj, cls], 1);
-                let [b, c, hh, ww] = out.dims();
-                out.reshape([b, c, hh * ww])
-            })
-            .collect::<Vec<_>>();
+        let on_cpu = on_cpu_pool_device(&features[0]);
+        let run = |(level, x): (&HeadLevel, Tensor<4>)| level.forward(x, on_cpu);
+        // The levels are independent: side by side on the CPU pool (order is kept).
+        let outputs: Vec<Tensor<3>> = if on_cpu {
+            self.levels.par_iter().zip(features).map(run).collect()
+        } else {
+            self.levels.iter().zip(features).map(run).collect()
+        };
         Tensor::cat(outputs, 2).swap_dims(1, 2)
     }
 
