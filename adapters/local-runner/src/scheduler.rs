@@ -5,7 +5,9 @@
 //!
 //! Failures lose nothing that can be kept: a result the database cannot take (server down) goes
 //! to `spool/results.jsonl` and is inserted at the start of the next tick that reaches the
-//! database (idempotent by run id); a picture or CSV line that cannot be written (disk full,
+//! database (idempotent by run id). A tick that starts while the database is down runs with the
+//! user list of the last tick that read it (`spool/users.json`) and spools its results the same
+//! way; a picture or CSV line that cannot be written (disk full,
 //! unwritable folder) is reported in the user's outcome and logged, and the other users' results
 //! of the tick are still recorded.
 
@@ -63,6 +65,11 @@ impl SchedulerConfig {
     pub fn spool_path(&self) -> PathBuf {
         self.data_dir.join("spool").join("results.jsonl")
     }
+    /// The monitored users as last read from the database, for ticks that start while it is
+    /// down.
+    pub fn users_cache_path(&self) -> PathBuf {
+        self.data_dir.join("spool").join("users.json")
+    }
 }
 
 /// What happened for one user in one tick.
@@ -85,6 +92,8 @@ pub struct UserOutcome {
 #[derive(Debug, Clone)]
 pub struct TickSummary {
     pub run_id: String,
+    /// The database was down at the tick's start: the users came from the last tick's list.
+    pub users_from_cache: bool,
     /// Spooled results of earlier ticks written to the database at the start of this one.
     pub flushed: FlushReport,
     pub outcomes: Vec<UserOutcome>,
@@ -184,9 +193,13 @@ impl Scheduler {
     /// One tick: a job per monitored user, then results, CSV, images, alerts and retention.
     pub async fn run_tick(&self, tick: DateTime<Utc>) -> Result<TickSummary, SchedulerError> {
         let run_id = run_id_for(tick);
-        let users = self.store.monitored_users().await?;
+        let (users, users_from_cache) = self.monitored_users(&run_id).await?;
         // The database answers again: first the results it missed.
-        let flushed = self.flush_spool().await;
+        let flushed = if users_from_cache {
+            FlushReport::default()
+        } else {
+            self.flush_spool().await
+        };
         tracing::info!(%run_id, users = users.len(), "tick started");
         let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let mut jobs = Vec::with_capacity(users.len());
@@ -230,10 +243,39 @@ impl Scheduler {
         };
         Ok(TickSummary {
             run_id,
+            users_from_cache,
             flushed,
             outcomes,
             pruned,
         })
+    }
+
+    /// The monitored users from the database (and a copy on disk), or, while the database is
+    /// down, the copy of the last tick that read them. Without a copy the tick fails.
+    async fn monitored_users(&self, run_id: &str) -> Result<(Vec<User>, bool), SchedulerError> {
+        let path = self.config.users_cache_path();
+        match self.store.monitored_users().await {
+            Ok(users) => {
+                if let Err(error) = write_users_cache(&path, &users) {
+                    // Only a later outage would need it: log and go on.
+                    tracing::warn!(path = %path.display(), %error, "could not save the user list");
+                }
+                Ok((users, false))
+            }
+            Err(error) => {
+                let cached = std::fs::read(&path)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Vec<User>>(&bytes).ok());
+                match cached {
+                    Some(users) => {
+                        tracing::warn!(%run_id, %error, users = users.len(),
+                            "database unavailable at tick start; running with the last known users, results go to the spool");
+                        Ok((users, true))
+                    }
+                    None => Err(error.into()),
+                }
+            }
+        }
     }
 
     async fn record(
@@ -371,6 +413,19 @@ impl Scheduler {
         std::fs::rename(&temporary, &path).map_err(io)?;
         Ok(relative.display().to_string())
     }
+}
+
+/// Writes the user list next to the spool (whole file or nothing: temporary file, then rename).
+fn write_users_cache(path: &Path, users: &[User]) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let temporary = path.with_extension("json.part");
+    std::fs::write(
+        &temporary,
+        serde_json::to_vec(users).map_err(std::io::Error::other)?,
+    )?;
+    std::fs::rename(&temporary, path)
 }
 
 /// One user's job on a blocking thread: parse, resolve, decode and count, annotate the busiest

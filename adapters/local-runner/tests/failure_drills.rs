@@ -143,6 +143,7 @@ async fn database_stopped_mid_tick_results_are_spooled_and_stored_once_after_res
     );
     let first = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
     let second = Utc.with_ymd_and_hms(2026, 11, 28, 12, 1, 0).unwrap();
+    let third = Utc.with_ymd_and_hms(2026, 11, 28, 12, 2, 0).unwrap();
 
     // Tick 1: the server stops while the jobs run. No result is lost: each waits in the spool,
     // and its CSV line is written once.
@@ -156,23 +157,37 @@ async fn database_stopped_mid_tick_results_are_spooled_and_stored_once_after_res
     }
     let spool = Spool::new(config.spool_path());
     assert_eq!(spool.pending().unwrap().len(), 3);
-    // While the server is down, a tick cannot even read the users: it fails, and says why.
-    let error = scheduler.run_tick(second).await.unwrap_err().to_string();
+    // A tick that starts while the server is down runs with the users of the last tick that
+    // read them, and spools its results too.
+    let summary = scheduler.run_tick(second).await.unwrap();
+    assert!(summary.users_from_cache);
+    assert_eq!(summary.outcomes.len(), 3);
+    assert!(summary.outcomes.iter().all(|o| o.spooled && !o.inserted));
+    assert_eq!(spool.pending().unwrap().len(), 6);
+
+    // Without that list (first start during an outage) the tick fails, and says why.
+    std::fs::remove_file(config.users_cache_path()).unwrap();
+    let error = scheduler.run_tick(third).await.unwrap_err().to_string();
     assert!(error.contains("database"), "{error}");
 
     // The server is back: the next tick first writes the spooled results, then its own.
     db.lock().unwrap().restart().unwrap();
-    let summary = scheduler.run_tick(second).await.unwrap();
-    assert_eq!(summary.flushed.inserted, 3, "{:?}", summary.flushed);
+    let summary = scheduler.run_tick(third).await.unwrap();
+    assert!(!summary.users_from_cache);
+    assert_eq!(summary.flushed.inserted, 6, "{:?}", summary.flushed);
     assert_eq!(summary.flushed.pending, 0);
     assert!(summary.outcomes.iter().all(|o| o.inserted && !o.spooled));
     assert!(spool.pending().unwrap().is_empty());
+    assert!(
+        config.users_cache_path().is_file(),
+        "the list is saved again"
+    );
 
     // A re-run of the first tick adds nothing anywhere.
     let summary = scheduler.run_tick(first).await.unwrap();
     assert!(summary.outcomes.iter().all(|o| !o.inserted && !o.spooled));
 
-    let expected = [run_id_for(first), run_id_for(second)];
+    let expected = [run_id_for(first), run_id_for(second), run_id_for(third)];
     for user in users {
         let rows = store.results_for(user).await.unwrap();
         let runs: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();

@@ -82,7 +82,7 @@ impl std::fmt::Display for Backend {
 }
 
 /// A row of `config`.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub user_id: String,
     #[sqlx(rename = "streaming_URL")]
