@@ -5,8 +5,10 @@
 //! backend it runs [`conv::conv2d_bias_act`] (one pass: GEMM or direct depthwise, bias and
 //! activation on each tile while it is in cache); on every other backend, and for any shape
 //! these kernels do not cover, it runs Burn's own `conv2d` followed by the activation, which
-//! wgpu's fusion compiles into its kernels anyway. What each step gave is in
-//! `benches/README.md`.
+//! wgpu's fusion compiles into its kernels anyway. [`conv1x1_cat_bias_act`] does the same for a
+//! 1x1 convolution over a concatenation without building it, the resampling functions cover
+//! SPP's pools, the PAFPN's upsampling and Focus, and [`join`] runs independent branches side by
+//! side on the CPU pool. What each step gave is in `benches/README.md`.
 
 pub mod activation;
 pub mod conv;
