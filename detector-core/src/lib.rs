@@ -13,7 +13,7 @@
 //! ```
 //!
 //! The modules follow the data path: [`frame`] (decode) -> [`preprocess`] (letterbox) ->
-//! [`model`] (network) -> [`postprocess`] (decode boxes, NMS) -> [`count`] -> [`annotate`].
+//! [`model`] (network) -> [`postprocess`] (decode boxes, NMS) -> [`count`] -> [`annotate`](mod@annotate).
 //! On Burn's flex CPU backend the network's convolutions, max-pools and upsampling run through
 //! [`kernels`], plugged in as Burn backend extensions.
 

@@ -41,7 +41,7 @@ pub enum ControllerError {
 pub struct ControllerConfig {
     /// `ECS_CLUSTER`
     pub cluster: String,
-    /// `TASK_DEFINITION_SCHEDULED`: task definition (family[:revision] or ARN) for EventBridge runs.
+    /// `TASK_DEFINITION_SCHEDULED`: task definition (`family[:revision]` or ARN) for EventBridge runs.
     pub task_definition_scheduled: String,
     /// `TASK_DEFINITION_ADHOC`: task definition for API Gateway runs.
     pub task_definition_adhoc: String,

@@ -1,6 +1,6 @@
 //! `DWConv` of YOLOX: a depthwise `k x k` convolution followed by a pointwise `1 x 1` one.
 //!
-//! Used instead of [`BaseConv`](super::base_conv::BaseConv) by the small YOLOX models (Nano)
+//! Used instead of [`BaseConv`] by the small YOLOX models (Nano)
 //! to cut multiply-adds (YOLOX paper, section 3, and MobileNets, arXiv:1704.04861).
 
 use burn::config::Config;
