@@ -174,16 +174,7 @@ mod tests {
             "{err}"
         );
 
-        let mut png = Vec::new();
-        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
-        let mut ihdr = Vec::new();
-        ihdr.extend_from_slice(b"IHDR");
-        ihdr.extend_from_slice(&10000u32.to_be_bytes());
-        ihdr.extend_from_slice(&10000u32.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-        png.extend_from_slice(&13u32.to_be_bytes());
-        png.extend_from_slice(&ihdr);
-        png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
+        let mut png = png_header(10000, 10000);
         // An empty IDAT and IEND, so the decoder gets past the header to the size check.
         for chunk in [&b"IDAT"[..], b"IEND"] {
             png.extend_from_slice(&0u32.to_be_bytes());
@@ -197,18 +188,23 @@ mod tests {
     #[test]
     fn huge_dimensions_are_refused_before_allocation() {
         // A valid PNG header announcing 20000 x 20000 pixels, followed by nothing.
-        let mut png = Vec::new();
-        png.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+        let png = png_header(20000, 20000);
+        let err = decode_image(&png, "huge.png").unwrap_err().to_string();
+        assert!(err.contains("huge.png"), "{err}");
+    }
+
+    /// The PNG signature and an IHDR chunk for an 8-bit RGB image of `width x height`.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
         let mut ihdr = Vec::new();
         ihdr.extend_from_slice(b"IHDR");
-        ihdr.extend_from_slice(&20000u32.to_be_bytes());
-        ihdr.extend_from_slice(&20000u32.to_be_bytes());
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
         ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
         png.extend_from_slice(&13u32.to_be_bytes());
         png.extend_from_slice(&ihdr);
         png.extend_from_slice(&crc32(&ihdr).to_be_bytes());
-        let err = decode_image(&png, "huge.png").unwrap_err().to_string();
-        assert!(err.contains("huge.png"), "{err}");
+        png
     }
 
     fn crc32(bytes: &[u8]) -> u32 {

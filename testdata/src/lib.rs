@@ -47,19 +47,9 @@ pub fn shared_dir() -> PathBuf {
     find().unwrap_or_else(|message| panic!("{message}"))
 }
 
-/// `relative` inside the shared folder, which must exist (panics naming it otherwise).
-pub fn path(relative: impl AsRef<Path>) -> PathBuf {
-    let path = shared_dir().join(relative);
-    assert!(
-        path.exists(),
-        "shared test data incomplete: {} is missing",
-        path.display()
-    );
-    path
-}
-
 /// The bytes of a shared file (panics naming it when it cannot be read).
 pub fn read(relative: impl AsRef<Path>) -> Vec<u8> {
-    let path = path(relative);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+    let path = shared_dir().join(relative);
+    std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("cannot read shared test data {}: {e}", path.display()))
 }

@@ -401,30 +401,31 @@ impl Scheduler {
             .join(user_id)
             .join(format!("{run_id}.jpg"));
         let path = self.config.data_dir.join(&relative);
-        let io = |source| SchedulerError::Io {
+        write_whole(&path, jpeg).map_err(|source| SchedulerError::Io {
             path: path.clone(),
             source,
-        };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let temporary = path.with_extension("jpg.part");
-        std::fs::write(&temporary, jpeg).map_err(io)?;
-        std::fs::rename(&temporary, &path).map_err(io)?;
+        })?;
         Ok(relative.display().to_string())
     }
 }
 
-/// Writes the user list next to the spool (whole file or nothing: temporary file, then rename).
+/// Writes the user list next to the spool.
 fn write_users_cache(path: &Path, users: &[User]) -> std::io::Result<()> {
+    write_whole(
+        path,
+        &serde_json::to_vec(users).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Writes `bytes` to `path` (creating its folder) through a temporary file and a rename, so
+/// readers see the whole old file or the whole new one, never half.
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let temporary = path.with_extension("json.part");
-    std::fs::write(
-        &temporary,
-        serde_json::to_vec(users).map_err(std::io::Error::other)?,
-    )?;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".part");
+    std::fs::write(&temporary, bytes)?;
     std::fs::rename(&temporary, path)
 }
 

@@ -84,8 +84,20 @@ pub fn conv2d_bias_act(
         out_height: (height + 2 * padding - kernel) / stride + 1,
         out_width: (width + 2 * padding - kernel) / stride + 1,
     };
+    let dense = spec.groups == 1 && group_channels == channels;
+    if dense && geometry.is_pointwise() {
+        // A 1x1 convolution is the one-part case of the concatenation kernel.
+        return conv1x1_cat_bias_act(
+            &[(input, channels)],
+            [batch, height, width],
+            weight,
+            weight_dims,
+            bias,
+            spec.activation,
+        );
+    }
     let len = batch * out_channels * geometry.out_pixels();
-    let values = if spec.groups == 1 && group_channels == channels {
+    let values = if dense {
         // SAFETY: `conv_gemm` writes every output element (all tiles of all images, every
         // output channel) before anything reads them.
         unsafe {
@@ -258,6 +270,8 @@ impl SharedOut {
 thread_local! {
     /// im2col scratch, kept per worker thread so that frames after the first allocate nothing.
     static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The stride-2 depthwise kernel's even/odd column split of one plane, per worker thread.
+    static SPLIT_ROWS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Output pixels per GEMM tile: the tile's columns (im2col) or outputs should stay in L2, and
@@ -289,8 +303,9 @@ unsafe fn written_by(len: usize, write: impl FnOnce(*mut f32)) -> Vec<f32> {
     values
 }
 
-/// Writes all of `[batch, out_channels, out_pixels]` behind `out` (uninitialised is fine: the
-/// GEMM does not read its destination).
+/// k x k (or strided 1x1): im2col of each tile, then a GEMM. Writes all of
+/// `[batch, out_channels, out_pixels]` behind `out` (uninitialised is fine: the GEMM does not
+/// read its destination).
 fn conv_gemm(
     input: &[f32],
     weight: &[f32],
@@ -310,10 +325,17 @@ fn conv_gemm(
         let len = width.min(pixels - start);
         let image_in = &input[image * g.channels * g.in_pixels()..][..g.channels * g.in_pixels()];
         let out_base = image * g.out_channels * pixels;
-        let run = |rhs: *const f32, rhs_rs: usize| {
-            // SAFETY: lhs is `[out_channels, depth]` row-major, rhs `[depth, len]` with row stride
-            // `rhs_rs`, dst the tile's columns `start..start + len` of `[out_channels, pixels]`;
-            // all inside their slices, and no other task writes these columns.
+        COLUMNS.with_borrow_mut(|columns| {
+            // im2col writes every element (zeros included), so the buffer is only grown, never
+            // cleared: clearing cost a memset of the whole unfolded input per frame.
+            if columns.len() < depth * len {
+                columns.resize(depth * len, 0.0);
+            }
+            let columns = &mut columns[..depth * len];
+            im2col(image_in, g, start, len, columns);
+            // SAFETY: lhs is `[out_channels, depth]` row-major, rhs the `[depth, len]` columns,
+            // dst the tile's columns `start..start + len` of `[out_channels, pixels]`; all
+            // inside their slices, and no other task writes these columns.
             unsafe {
                 let dst = out_ptr.get().add(out_base + start);
                 gemm(
@@ -327,9 +349,9 @@ fn conv_gemm(
                     weight.as_ptr(),
                     1,
                     depth as isize,
-                    rhs,
+                    columns.as_ptr(),
                     1,
-                    rhs_rs as isize,
+                    len as isize,
                     0.0,
                     1.0,
                     false,
@@ -342,21 +364,7 @@ fn conv_gemm(
                     bias_activation(row, b, activation);
                 }
             }
-        };
-        if g.is_pointwise() {
-            run(image_in[start..].as_ptr(), pixels);
-        } else {
-            COLUMNS.with_borrow_mut(|columns| {
-                // im2col writes every element (zeros included), so the buffer is only grown,
-                // never cleared: clearing cost a memset of the whole unfolded input per frame.
-                if columns.len() < depth * len {
-                    columns.resize(depth * len, 0.0);
-                }
-                let columns = &mut columns[..depth * len];
-                im2col(image_in, g, start, len, columns);
-                run(columns.as_ptr(), len);
-            });
-        }
+        });
     });
 }
 
@@ -522,9 +530,18 @@ impl DepthwisePlane<'_> {
         // Stride 2: every input row as [even columns | odd columns], split once per plane (each
         // row serves two output rows).
         let half = g.width.div_ceil(2);
-        let mut split = Vec::new();
+        // Per-thread scratch, grown only: every element a tap reads is written below.
+        let mut scratch = SPLIT_ROWS.take();
+        let split_len = if g.stride == 2 {
+            g.height * 2 * half
+        } else {
+            0
+        };
+        if scratch.len() < split_len {
+            scratch.resize(split_len, 0.0);
+        }
+        let split = &mut scratch[..split_len];
         if g.stride == 2 {
-            split.resize(g.height * 2 * half, 0.0);
             for (row, parts) in self
                 .input
                 .chunks_exact(g.width)
@@ -599,6 +616,7 @@ impl DepthwisePlane<'_> {
                 row.fill(0.0);
             }
         }
+        SPLIT_ROWS.set(scratch);
     }
 
     /// Any kernel size and stride: accumulates `tap * input row` over contiguous stretches of
@@ -702,6 +720,13 @@ mod tests {
             .collect()
     }
 
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    }
+
     fn check(input_dims: [usize; 4], out_channels: usize, kernel: usize, spec: ConvSpec) {
         let [_, c, _, _] = input_dims;
         let group_channels = c / spec.groups;
@@ -713,12 +738,7 @@ mod tests {
             .expect("supported shape");
         let (want, want_dims) = reference(&input, input_dims, &weight, weight_dims, &bias, spec);
         assert_eq!(ours.dims, want_dims, "{input_dims:?} {spec:?}");
-        let worst = ours
-            .values
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let worst = max_abs_diff(&ours.values, &want);
         assert!(
             worst < 1e-4,
             "{input_dims:?} k{kernel} {spec:?}: max diff {worst}"
@@ -820,12 +840,7 @@ mod tests {
             )
             .expect("supported");
             assert_eq!(ours.dims, want_dims);
-            let worst = ours
-                .values
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let worst = max_abs_diff(&ours.values, &want);
             assert!(worst < 1e-4, "{activation:?}: max diff {worst}");
         }
         // Channels that do not add up to the weight's are declined.
