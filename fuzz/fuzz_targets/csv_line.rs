@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use payloads::{JobResult, Source};
-use runner_formats::csv::csv_record;
+use footfall_domain::csv::csv_record;
 
 fn parse(line: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use runner_formats::schedule::Schedule;
+use footfall_domain::schedule::Schedule;
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 8 {

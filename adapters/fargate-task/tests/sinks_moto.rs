@@ -786,7 +786,7 @@ async fn notify_lambda_and_sns_down_are_retried_logged_and_the_result_is_kept() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_restarted_during_the_retries_gets_each_row_once() {
     use fargate_task::sinks::sql::SqlResultStore;
-    use results_store::testing::PrivateMariaDb;
+    use private_mariadb::PrivateMariaDb;
     if std::env::var("FOOTFALL_SKIP_MYSQL").is_ok_and(|v| v == "1") {
         eprintln!("FOOTFALL_SKIP_MYSQL=1: MariaDB restart drill skipped");
         return;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 fn shared() -> PathBuf {
     shared_dir().unwrap_or_else(|message| panic!("{message}"))

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec, collect};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -24,8 +24,6 @@ mod error;
 mod sampling;
 mod source;
 mod stream;
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use error::{FrameSourceError, Result};
 pub use sampling::{Decision, Sampler, SamplingPolicy};

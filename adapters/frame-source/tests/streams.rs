@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{
     FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth,
     UrlResolver, collect,

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use detector_core::{Detector, DetectorConfig};
-use frame_source::testing::shared_dir;
+use stream_server::shared_dir;
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec};
 use local_runner::detector::DetectorCounter;
 use local_runner::job::run_count_job;

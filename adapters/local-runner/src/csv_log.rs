@@ -6,8 +6,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use results_store::ResultRecord;
-pub use runner_formats::csv::csv_field;
-use runner_formats::csv::csv_record;
+pub use footfall_domain::csv::csv_field;
+use footfall_domain::csv::csv_record;
 
 pub const CSV_HEADER: &str = "run_id,taken_at,user_id,people_count,health,frames,source,image_ref";
 

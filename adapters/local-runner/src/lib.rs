@@ -10,5 +10,5 @@ pub mod job;
 pub mod logging;
 pub mod retention;
 /// EventBridge schedule expressions (in `runner-formats`, re-exported under the old path).
-pub use runner_formats::schedule;
+pub use footfall_domain::schedule;
 pub mod scheduler;

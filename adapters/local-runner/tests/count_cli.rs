@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use frame_source::YtDlpResolver;
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 use image::RgbImage;
 use local_runner::cli::{CliError, CountArgs, RunScheduleArgs, run_count, run_schedule};
 use local_runner::job::{CounterError, PeopleCounter};

@@ -4,7 +4,7 @@
 use clap::Parser;
 use detector_core::{Detector, DetectorConfig};
 use frame_source::YtDlpResolver;
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 use local_runner::cli::{CountArgs, run_count};
 use local_runner::detector::DetectorCounter;
 

@@ -17,14 +17,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
 use image::RgbImage;
 use local_runner::alerts::Alerter;
 use local_runner::csv_log::{self, CSV_HEADER};
 use local_runner::job::{CounterError, PeopleCounter};
 use local_runner::scheduler::{Scheduler, SchedulerConfig, run_id_for};
-use results_store::testing::PrivateMariaDb;
+use private_mariadb::PrivateMariaDb;
 use results_store::{NewUser, ResultRecord, Spool, Store};
 
 /// Counts `people` per frame; the first call stops the database server, if one is given (the

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use frame_source::testing::{Fault, LoopbackServer, shared_dir};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
 use image::RgbImage;
 use local_runner::alerts::{AlertOutcome, Alerter, SmtpSettings};

@@ -13,8 +13,6 @@ use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub mod spool;
-#[cfg(feature = "test-support")]
-pub mod testing;
 
 pub use spool::{FlushReport, Spool};
 

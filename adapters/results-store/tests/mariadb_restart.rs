@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use results_store::testing::PrivateMariaDb;
+use private_mariadb::PrivateMariaDb;
 use results_store::{FlushReport, ResultRecord, Spool, Store};
 
 fn record(run_id: &str, people: i64) -> ResultRecord {

@@ -1,4 +1,4 @@
-//! A MariaDB server of its own for failure drills (feature `test-support`): its own data folder
+//! A MariaDB server of its own for failure drills: its own data folder
 //! (made by `mariadb-install-db`), port and socket, started as a child process, so a test can stop
 //! and restart it without touching the shared server on port 3306.
 

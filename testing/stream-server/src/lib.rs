@@ -1,5 +1,5 @@
-//! A loopback HTTP server with fault injection, for tests of this crate and of crates built on it
-//! (feature `test-support`). Serves a directory plus in-memory files, with `Range` support (FFmpeg
+//! A loopback HTTP server with fault injection, for frame-source tests and the runners' stream
+//! drills. Serves a directory plus in-memory files, with `Range` support (FFmpeg
 //! needs it for mp4 files) and one connection per request.
 
 use std::collections::HashMap;
