@@ -1,7 +1,40 @@
-//! RFC 4180 CSV lines: a field is quoted when it holds a comma, a quote, CR or LF, with inner
+//! The results CSV (`{user_id}.csv`, one line per stored result, the same columns locally and in
+//! S3) and RFC 4180 quoting: a field is quoted when it holds a comma, a quote, CR or LF, with inner
 //! quotes doubled, so any text survives a round trip through a CSV reader.
 
 use std::borrow::Cow;
+
+use crate::record::ResultRecord;
+
+/// The header of every results CSV.
+pub const RESULT_CSV_HEADER: &str =
+    "run_id,taken_at,user_id,people_count,health,frames,source,image_ref";
+
+/// One CSV line (with its `\n`) for a result. An unknown count is an empty field, never 0.
+pub fn result_csv_line(record: &ResultRecord) -> String {
+    let people = record
+        .people_count
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let frames = record.frames.to_string();
+    csv_record([
+        record.run_id.as_str(),
+        &record.taken_at_text(),
+        record.user_id.as_str(),
+        &people,
+        record.health.as_str(),
+        &frames,
+        &record.source,
+        record.image_ref.as_deref().unwrap_or(""),
+    ])
+}
+
+/// The run id of a results CSV line (its first field; run ids need no quoting), so an append
+/// can tell that a retried run is already in the file.
+pub fn result_csv_run_id(line: &str) -> Option<&str> {
+    let first = line.split(',').next()?;
+    (!first.is_empty() && !first.starts_with('"')).then_some(first)
+}
 
 /// Quotes a field when it holds a comma, quote, CR or LF (RFC 4180), doubling inner quotes.
 pub fn csv_field(value: &str) -> Cow<'_, str> {
@@ -35,6 +68,41 @@ mod tests {
             .from_reader(line.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         record.iter().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn result_lines() {
+        use crate::{Health, RunId, UserId};
+        let record = ResultRecord {
+            run_id: RunId::parse("20261130T200000Z").unwrap(),
+            user_id: UserId::parse("shop-1").unwrap(),
+            taken_at: chrono::DateTime::parse_from_rfc3339("2026-11-30T20:00:00Z")
+                .unwrap()
+                .with_timezone(&chrono::Utc),
+            people_count: None,
+            health: Health::Unavailable,
+            frames: 0,
+            source: "https://cam.example/live.m3u8?a=1,b=2".into(),
+            image_ref: None,
+        };
+        let line = result_csv_line(&record);
+        assert_eq!(
+            parse(&line),
+            [
+                "20261130T200000Z",
+                "2026-11-30T20:00:00Z",
+                "shop-1",
+                "",
+                "unavailable",
+                "0",
+                "https://cam.example/live.m3u8?a=1,b=2",
+                ""
+            ]
+        );
+        assert_eq!(RESULT_CSV_HEADER.split(',').count(), parse(&line).len());
+        assert_eq!(result_csv_run_id(&line), Some("20261130T200000Z"));
+        assert_eq!(result_csv_run_id(RESULT_CSV_HEADER), Some("run_id"));
+        assert_eq!(result_csv_run_id(""), None);
     }
 
     #[test]

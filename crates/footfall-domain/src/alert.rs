@@ -1,0 +1,130 @@
+//! When a result raises an alert: the count exceeds the user's threshold, monitoring is on, and
+//! no alert went out for the user within the cooldown window. Every runtime and the notification
+//! Lambda decide with [`decide`]; where the last alert time is kept is a
+//! [`CooldownStore`](crate::sinks::CooldownStore).
+
+use chrono::{DateTime, Duration, Utc};
+
+/// Default alert threshold (people) when a user has none of their own.
+pub const DEFAULT_THRESHOLD: u32 = 15;
+
+/// The outcome of the alert rule for one result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertDecision {
+    /// No frame was counted: nothing to alert on.
+    NoData,
+    /// The count does not exceed the threshold.
+    BelowThreshold { people: u32, threshold: u32 },
+    /// The user's monitoring is off.
+    MonitoringOff,
+    /// An alert went out less than the cooldown ago.
+    CoolingDown { until: DateTime<Utc> },
+    /// Send it.
+    Send,
+}
+
+impl AlertDecision {
+    /// A short reason for logs and reports.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::NoData => "no frame was counted".into(),
+            Self::BelowThreshold { people, threshold } => {
+                format!("people_count {people} does not exceed threshold {threshold}")
+            }
+            Self::MonitoringOff => "Monitoring_status is false".into(),
+            Self::CoolingDown { until } => format!(
+                "cooldown: the last alert for this user was less than the window ago (until {})",
+                until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            Self::Send => "send".into(),
+        }
+    }
+}
+
+/// What the rule needs to know about one result.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertInput {
+    pub people: Option<u32>,
+    pub threshold: u32,
+    pub monitored: bool,
+    /// When the result was taken; the cooldown runs on these times (not the wall clock), so a
+    /// re-run of an old tick is judged at its own time.
+    pub taken_at: DateTime<Utc>,
+    /// When the last alert for this user went out, if one did.
+    pub last_alert: Option<DateTime<Utc>>,
+    pub cooldown: Duration,
+}
+
+/// The alert rule. The window is symmetric (`|taken_at - last| < cooldown`) so results that
+/// arrive out of order cannot alert twice within one window.
+pub fn decide(input: AlertInput) -> AlertDecision {
+    let Some(people) = input.people else {
+        return AlertDecision::NoData;
+    };
+    if people <= input.threshold {
+        return AlertDecision::BelowThreshold {
+            people,
+            threshold: input.threshold,
+        };
+    }
+    if !input.monitored {
+        return AlertDecision::MonitoringOff;
+    }
+    if let Some(last) = input.last_alert {
+        let since = input.taken_at.signed_duration_since(last);
+        if since.abs() < input.cooldown {
+            return AlertDecision::CoolingDown {
+                until: last + input.cooldown,
+            };
+        }
+    }
+    AlertDecision::Send
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn rule_table() {
+        let hour = Duration::hours(1);
+        let t0 = at("2026-11-30T10:00:00Z");
+        let cases: &[(Option<u32>, u32, bool, Option<&str>, AlertDecision)] = &[
+            (None, 5, true, None, AlertDecision::NoData),
+            (Some(5), 5, true, None, AlertDecision::BelowThreshold { people: 5, threshold: 5 }),
+            (Some(6), 5, false, None, AlertDecision::MonitoringOff),
+            (Some(6), 5, true, None, AlertDecision::Send),
+            (
+                Some(6),
+                5,
+                true,
+                Some("2026-11-30T09:30:00Z"),
+                AlertDecision::CoolingDown { until: at("2026-11-30T10:30:00Z") },
+            ),
+            (Some(6), 5, true, Some("2026-11-30T09:00:00Z"), AlertDecision::Send),
+            // A later alert already went out (results out of order): still within the window.
+            (
+                Some(6),
+                5,
+                true,
+                Some("2026-11-30T10:20:00Z"),
+                AlertDecision::CoolingDown { until: at("2026-11-30T11:20:00Z") },
+            ),
+        ];
+        for (people, threshold, monitored, last, expected) in cases {
+            let got = decide(AlertInput {
+                people: *people,
+                threshold: *threshold,
+                monitored: *monitored,
+                taken_at: t0,
+                last_alert: last.map(at),
+                cooldown: hour,
+            });
+            assert_eq!(&got, expected, "{people:?} {threshold} {monitored} {last:?}");
+        }
+    }
+}
