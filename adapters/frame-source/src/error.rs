@@ -74,3 +74,19 @@ pub enum FrameSourceError {
 }
 
 pub type Result<T, E = FrameSourceError> = std::result::Result<T, E>;
+
+impl FrameSourceError {
+    /// Whether another attempt later could succeed (network, server, stall), as opposed to a
+    /// source that will not change (bad URL, not a video, unsupported codec, missing tool).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::ResolveFailed { .. }
+                | Self::Open { .. }
+                | Self::ConnectTimeout(_)
+                | Self::Stalled(_)
+                | Self::Read(_)
+                | Self::Thread(_)
+        )
+    }
+}

@@ -81,43 +81,8 @@ impl Default for JobOptions {
     }
 }
 
-/// State of the stream at the end of a job. "No frames" is a health state, never a count of 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StreamHealth {
-    /// The sampling policy was satisfied, or a finite source was read to its end.
-    Ok,
-    /// The source opened but stopped delivering data (read timeout), even after reconnects.
-    Stalled,
-    /// The source could not be opened or decoded at all (404, refused, not a video, ...).
-    Unavailable,
-    /// The stream ended or broke before the policy was satisfied (a finite source short of its
-    /// duration, a live stream that closed), even after reconnects.
-    EndedEarly,
-}
-
-impl StreamHealth {
-    /// The snake_case name used in JSON, CSV and the database.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Stalled => "stalled",
-            Self::Unavailable => "unavailable",
-            Self::EndedEarly => "ended_early",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [Self::Ok, Self::Stalled, Self::Unavailable, Self::EndedEarly]
-            .into_iter()
-            .find(|health| health.as_str() == text)
-    }
-}
-
-impl std::fmt::Display for StreamHealth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// State of the stream at the end of a job (a domain type: stored with every result).
+pub use footfall_domain::StreamHealth;
 
 /// One sampled frame.
 #[derive(Debug, Clone)]

@@ -1,8 +1,8 @@
-//! The detector as the local runner's people counter.
+//! The detector as the job's people counter (feature `detector`).
 
 use std::sync::Mutex;
 
-use crate::job::{CounterError, PeopleCounter};
+use crate::counter::{CounterError, PeopleCounter};
 use detector_core::{Detector, annotate, count_people_in, encode_jpeg};
 use image::RgbImage;
 

@@ -1,24 +1,20 @@
-//! One counting job: frames from a [`frame_source::FrameStream`] (decode thread) are counted batch
-//! by batch on the caller's thread, so decoding the next batch overlaps with counting this one.
+//! Frames to counts: frames from a [`frame_source::FrameStream`] (decode thread) are counted
+//! batch by batch on the caller's thread, so decoding the next batch overlaps with counting
+//! this one. Blocking; the pipeline runs it on a blocking thread.
 
-use frame_source::{FrameStream, JobOptions, JobReport, SourceSpec, StreamHealth};
+use std::time::{Duration, Instant};
+
+use footfall_domain::{CountSummary, StreamHealth};
+use frame_source::{FrameStream, JobOptions, JobReport, SourceSpec, UrlResolver};
 use image::RgbImage;
 use serde::Serialize;
 
-/// Errors of the people counter (the detector), boxed so this crate does not depend on it.
-pub type CounterError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Counts people; implemented over `detector_core::Detector` by the CLI, and by test doubles.
-pub trait PeopleCounter: Send + Sync {
-    /// People in each frame, in order.
-    fn count(&self, frames: &[RgbImage]) -> Result<Vec<usize>, CounterError>;
-    /// The frame with detections drawn, as JPEG. Called once per job, for the busiest frame.
-    fn annotated_jpeg(&self, frame: &RgbImage) -> Result<Vec<u8>, CounterError>;
-}
+use crate::counter::{CounterError, PeopleCounter};
 
 #[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error(transparent)]
+pub enum CountError {
+    /// The URL could not be parsed or resolved, or the stream not opened: the stream's fault.
+    #[error("source: {0}")]
     Source(#[from] frame_source::FrameSourceError),
     #[error("people counting failed: {0}")]
     Counter(CounterError),
@@ -26,7 +22,17 @@ pub enum JobError {
     CountMismatch { expected: usize, got: usize },
 }
 
-/// One sample of the JSON output: presentation time in seconds and people counted.
+impl CountError {
+    /// The health recorded for a job that failed this way.
+    pub fn health(&self) -> footfall_domain::Health {
+        match self {
+            Self::Source(_) => footfall_domain::Health::Unavailable,
+            _ => footfall_domain::Health::Error,
+        }
+    }
+}
+
+/// One sample: presentation time in seconds and people counted.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Sample {
     pub t: f64,
@@ -41,21 +47,19 @@ pub struct BusiestFrame {
     pub image: RgbImage,
 }
 
-/// Result of one job. Statistics are `None` when no frame was counted: "no data" is never 0.
+/// What counting one stream gave. Statistics are `None` when no frame was counted.
 #[derive(Debug, Clone)]
 pub struct CountReport {
     pub source: String,
     pub health: StreamHealth,
     pub samples: Vec<Sample>,
-    pub max: Option<usize>,
-    pub median: Option<usize>,
-    pub p90: Option<usize>,
+    pub summary: CountSummary,
     pub busiest: Option<BusiestFrame>,
     pub stream: JobReport,
     /// Time spent in the counter (inference), and waiting for the decode thread's next batch.
     /// Decode and inference overlap, so `stream.decode_time` is mostly hidden behind `count_time`.
-    pub count_time: std::time::Duration,
-    pub wait_time: std::time::Duration,
+    pub count_time: Duration,
+    pub wait_time: Duration,
 }
 
 impl CountReport {
@@ -71,9 +75,9 @@ impl CountReport {
             "source": self.source,
             "health": self.health.as_str(),
             "samples": self.samples,
-            "max": self.max,
-            "median": self.median,
-            "p90": self.p90,
+            "max": self.summary.max,
+            "median": self.summary.median,
+            "p90": self.summary.p90,
             "frames": self.frames(),
             "annotated": annotated.map(|p| p.display().to_string()),
             "error": self.stream.error.as_ref().map(|e| e.to_string()),
@@ -81,47 +85,47 @@ impl CountReport {
     }
 }
 
-/// Nearest-rank percentile (`q` in 0..=1) of `values`; `None` when empty.
-pub fn percentile(values: &[usize], q: f64) -> Option<usize> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Some(sorted[rank - 1])
+/// Parses and resolves `url` (page URLs through `resolver`), then counts it to its end.
+pub fn count_url(
+    url: &str,
+    options: JobOptions,
+    counter: &dyn PeopleCounter,
+    resolver: &dyn UrlResolver,
+    on_batch: &mut dyn FnMut(&[Sample]),
+) -> Result<CountReport, CountError> {
+    let spec = SourceSpec::parse(url)?.resolve(resolver)?;
+    count_stream(spec, options, counter, on_batch)
 }
 
-/// Runs one job to its end. `on_batch` sees each batch's samples as they are counted (progress).
-pub fn run_count_job(
+/// Counts one opened source to its end. `on_batch` sees each batch's samples as they are
+/// counted (progress).
+pub fn count_stream(
     spec: SourceSpec,
     options: JobOptions,
     counter: &dyn PeopleCounter,
     on_batch: &mut dyn FnMut(&[Sample]),
-) -> Result<CountReport, JobError> {
+) -> Result<CountReport, CountError> {
     let source = spec.original.clone();
     let mut stream = FrameStream::open(spec, options)?;
     let mut samples = Vec::new();
     let mut busiest: Option<BusiestFrame> = None;
-    let mut count_time = std::time::Duration::ZERO;
-    let mut wait_time = std::time::Duration::ZERO;
+    let mut count_time = Duration::ZERO;
+    let mut wait_time = Duration::ZERO;
     loop {
-        let waited = std::time::Instant::now();
-        let Some(batch) = stream.next_batch() else {
-            wait_time += waited.elapsed();
-            break;
-        };
+        let waited = Instant::now();
+        let batch = stream.next_batch();
         wait_time += waited.elapsed();
+        let Some(batch) = batch else { break };
         let (times, images): (Vec<f64>, Vec<RgbImage>) = batch
             .into_iter()
             .map(|frame| (frame.t, frame.image))
             .unzip();
         // On a counter error the stream is dropped, which stops the decode thread.
-        let counting = std::time::Instant::now();
-        let counts = counter.count(&images).map_err(JobError::Counter)?;
+        let counting = Instant::now();
+        let counts = counter.count(&images).map_err(CountError::Counter)?;
         count_time += counting.elapsed();
         if counts.len() != images.len() {
-            return Err(JobError::CountMismatch {
+            return Err(CountError::CountMismatch {
                 expected: images.len(),
                 got: counts.len(),
             });
@@ -140,28 +144,11 @@ pub fn run_count_job(
     Ok(CountReport {
         source,
         health: report.health,
-        max: counts.iter().copied().max(),
-        median: percentile(&counts, 0.5),
-        p90: percentile(&counts, 0.9),
+        summary: CountSummary::of(&counts),
         samples,
         busiest,
         stream: report,
         count_time,
         wait_time,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles() {
-        assert_eq!(percentile(&[], 0.5), None);
-        assert_eq!(percentile(&[7], 0.9), Some(7));
-        assert_eq!(percentile(&[1, 2, 3, 4], 0.5), Some(2));
-        assert_eq!(percentile(&[5, 1, 4, 2, 3], 0.5), Some(3));
-        assert_eq!(percentile(&(1..=10).collect::<Vec<_>>(), 0.9), Some(9));
-        assert_eq!(percentile(&(1..=20).collect::<Vec<_>>(), 0.9), Some(18));
-    }
 }

@@ -1,0 +1,18 @@
+//! The per-user footfall job, one implementation for every runtime. The data path reads top to
+//! bottom: [`count`] (stream URL -> sampled frames -> [`counter::PeopleCounter`] -> counts) and
+//! [`pipeline`] (counts -> result record -> picture, store, CSV, callback -> alert -> notifier).
+//!
+//! The local runner and the ECS task are wiring around [`pipeline::run_job`]: which
+//! [`footfall_domain::sinks`] and which [`pipeline::JobPolicy`].
+
+pub mod count;
+pub mod counter;
+#[cfg(feature = "detector")]
+pub mod detector;
+pub mod pipeline;
+
+pub use count::{BusiestFrame, CountError, CountReport, Sample, count_stream, count_url};
+pub use counter::{CounterError, PeopleCounter};
+pub use pipeline::{
+    AlertOutcome, Counting, JobOutcome, JobPolicy, JobRequest, JobSinks, Step, run_job,
+};

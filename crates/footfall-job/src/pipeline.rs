@@ -1,0 +1,452 @@
+//! The per-user job, the same for the local runner and the ECS task:
+//!
+//! 1. count the user's stream (frames -> counter), retried per [`JobPolicy::count_backoff`]
+//!    while no frame could be counted;
+//! 2. annotate the busiest frame, keep the picture ([`PictureStore`]);
+//! 3. build the [`ResultRecord`] and store it ([`ResultSink`]), append it to the user's CSV
+//!    ([`CsvLog`]), post it to the caller ([`Callback`]);
+//! 4. decide the alert ([`footfall_domain::alert::decide`], cooldown from a [`CooldownStore`])
+//!    and deliver it ([`Notifier`]).
+//!
+//! Every sink call is retried per [`JobPolicy::sink_backoff`] while its error is retryable. A
+//! failing sink is reported in [`JobOutcome::steps`] and does not stop the others: what can be
+//! kept is kept.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use footfall_domain::sinks::{
+    Alert, Appended, Callback, CooldownStore, CsvLog, Delivery, Notifier, PictureStore,
+    ResultSink, SinkError, Stored,
+};
+use footfall_domain::{AlertDecision, AlertInput, Health, ResultRecord, RunId, UserId};
+use footfall_runtime::retry::{Backoff, Failure, log_failure, retry};
+use frame_source::{JobOptions, UrlResolver};
+use serde::Serialize;
+
+use crate::count::{CountError, CountReport, count_url};
+use crate::counter::PeopleCounter;
+
+/// One user's job.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    pub run_id: RunId,
+    pub user_id: UserId,
+    pub stream_url: String,
+    pub email: String,
+    /// Alert when the count exceeds this.
+    pub threshold: u32,
+    /// The user's `Monitoring_status`.
+    pub monitored: bool,
+    /// The time the result is stored under: the tick (local) or the task's start (AWS).
+    pub taken_at: DateTime<Utc>,
+}
+
+/// Where the result goes. A runtime leaves out what it has not got.
+#[derive(Clone, Copy)]
+pub struct JobSinks<'a> {
+    pub results: Option<&'a dyn ResultSink>,
+    pub csv: Option<&'a dyn CsvLog>,
+    pub pictures: Option<&'a dyn PictureStore>,
+    pub callback: Option<&'a dyn Callback>,
+    pub notifier: &'a dyn Notifier,
+    pub cooldown: &'a dyn CooldownStore,
+}
+
+/// How the job runs.
+#[derive(Debug, Clone, Copy)]
+pub struct JobPolicy {
+    pub frames: JobOptions,
+    /// Attempts at counting while no frame could be counted (a stream hiccup).
+    pub count_backoff: Backoff,
+    /// Attempts of each sink call.
+    pub sink_backoff: Backoff,
+    /// At most one alert per user within this window.
+    pub alert_cooldown: chrono::Duration,
+}
+
+/// What the job needs to count: the counter and the resolver of page URLs, shared by jobs.
+#[derive(Clone)]
+pub struct Counting {
+    pub counter: Arc<dyn PeopleCounter>,
+    pub resolver: Arc<dyn UrlResolver>,
+}
+
+/// The state of one step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Done,
+    /// Done by an earlier attempt of the same run.
+    AlreadyDone,
+    /// Kept to be done later (the result spool).
+    Deferred,
+    Skipped(String),
+    Failed(String),
+}
+
+/// What happened to an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertOutcome {
+    /// The rule said no (below threshold, monitoring off, cooling down, no data).
+    Skipped(AlertDecision),
+    Delivered(Delivery),
+}
+
+/// What one job did.
+#[derive(Debug, Clone)]
+pub struct JobOutcome {
+    pub record: ResultRecord,
+    /// Why no frame was counted, or what went wrong in the stream, if anything did.
+    pub error: Option<String>,
+    /// `None` when the job had no result store.
+    pub stored: Option<Stored>,
+    /// `None` when no alert was considered (no new result) or its delivery failed.
+    pub alert: Option<AlertOutcome>,
+    /// `(step, state)` in order: `job`, `picture`, `db`, `csv`, `callback`, `notify`.
+    pub steps: Vec<(&'static str, Step)>,
+}
+
+impl JobOutcome {
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
+    }
+
+    /// The steps that failed.
+    pub fn failures(&self) -> Vec<&'static str> {
+        self.steps
+            .iter()
+            .filter(|(_, s)| matches!(s, Step::Failed(_)))
+            .map(|(n, _)| *n)
+            .collect()
+    }
+
+    fn push(&mut self, name: &'static str, step: Step) {
+        self.steps.push((name, step));
+    }
+}
+
+fn sink_retryable(error: &SinkError) -> bool {
+    error.retryable
+}
+
+fn log_sink_failure(failure: Failure<'_, SinkError>) {
+    log_failure(failure)
+}
+
+/// Runs one user's job and delivers its result.
+pub async fn run_job(
+    request: &JobRequest,
+    counting: &Counting,
+    sinks: JobSinks<'_>,
+    policy: &JobPolicy,
+) -> JobOutcome {
+    let user = request.user_id.as_str();
+    let run = request.run_id.as_str();
+    tracing::info!(run_id = run, user_id = user, stream = %request.stream_url, "job started");
+    let (count, jpeg) = count_with_retries(request, counting, policy).await;
+    let (people, frames, health, error) = match &count {
+        Ok(report) => (
+            report.summary.max.map(|n| n.min(footfall_domain::MAX_PEOPLE as usize) as u32),
+            u32::try_from(report.frames()).unwrap_or(u32::MAX),
+            Health::from(report.health),
+            report.stream.error.as_ref().map(|e| e.to_string()),
+        ),
+        Err((health, error)) => (None, 0, *health, Some(error.clone())),
+    };
+    let mut outcome = JobOutcome {
+        record: ResultRecord {
+            run_id: request.run_id.clone(),
+            user_id: request.user_id.clone(),
+            taken_at: ResultRecord::normalise_time(request.taken_at),
+            people_count: people,
+            health,
+            frames,
+            source: request.stream_url.clone(),
+            image_ref: None,
+        },
+        error: error.clone(),
+        stored: None,
+        alert: None,
+        steps: Vec::new(),
+    };
+    // "No frame counted" is a failure of the run (and stored as such), never a count of 0.
+    let job_step = match (people, &error) {
+        (Some(_), _) => Step::Done,
+        (None, Some(error)) => Step::Failed(format!("no frame could be counted: {error}")),
+        (None, None) => Step::Failed(format!("no frame could be counted (stream {health})")),
+    };
+    outcome.push("job", job_step);
+
+    if let (Some(pictures), Some(jpeg)) = (sinks.pictures, &jpeg) {
+        let saved = retry(
+            &policy.sink_backoff,
+            "picture",
+            sink_retryable,
+            log_sink_failure,
+            |_| pictures.save(&request.user_id, &request.run_id, jpeg),
+        )
+        .await;
+        match saved {
+            Ok(image_ref) => {
+                outcome.record.image_ref = Some(image_ref);
+                outcome.push("picture", Step::Done);
+            }
+            Err(e) => outcome.push("picture", Step::Failed(e.to_string())),
+        }
+    }
+
+    let record = outcome.record.clone();
+    if let Some(results) = sinks.results {
+        let stored = retry(
+            &policy.sink_backoff,
+            "db",
+            sink_retryable,
+            log_sink_failure,
+            |_| results.store(&record),
+        )
+        .await;
+        let step = match &stored {
+            Ok(Stored::Inserted) => Step::Done,
+            Ok(Stored::AlreadyStored) => Step::AlreadyDone,
+            Ok(Stored::Deferred) => Step::Deferred,
+            Err(e) => Step::Failed(e.to_string()),
+        };
+        outcome.stored = stored.ok();
+        outcome.push("db", step);
+    }
+    // A re-run of a stored result (same run id) appends nothing and alerts nobody.
+    let new_result = outcome.stored != Some(Stored::AlreadyStored);
+
+    if let Some(csv) = sinks.csv {
+        let step = if new_result {
+            match retry(
+                &policy.sink_backoff,
+                "csv",
+                sink_retryable,
+                log_sink_failure,
+                |_| csv.append(&record),
+            )
+            .await
+            {
+                Ok(Appended::Written) => Step::Done,
+                Ok(Appended::AlreadyPresent) => Step::AlreadyDone,
+                Err(e) => Step::Failed(e.to_string()),
+            }
+        } else {
+            Step::AlreadyDone
+        };
+        outcome.push("csv", step);
+    }
+
+    if let Some(callback) = sinks.callback {
+        let step = if record.people_count.is_none() {
+            Step::Skipped("no frame was counted".into())
+        } else {
+            match retry(
+                &policy.sink_backoff,
+                "callback",
+                sink_retryable,
+                log_sink_failure,
+                |_| callback.deliver(&record),
+            )
+            .await
+            {
+                Ok(()) => Step::Done,
+                Err(e) => Step::Failed(e.to_string()),
+            }
+        };
+        outcome.push("callback", step);
+    }
+
+    if new_result {
+        let (step, alert) = alert(request, &record, jpeg.as_deref(), sinks, policy).await;
+        outcome.alert = alert;
+        outcome.push("notify", step);
+    }
+
+    match &outcome.error {
+        Some(error) if outcome.record.people_count.is_none() => {
+            tracing::warn!(run_id = run, user_id = user, health = %outcome.record.health, %error,
+                "job had no result")
+        }
+        _ => tracing::info!(run_id = run, user_id = user, people = ?outcome.record.people_count,
+            frames = outcome.record.frames, health = %outcome.record.health,
+            failed = ?outcome.failures(), "job done"),
+    }
+    outcome
+}
+
+/// Counts the stream on a blocking thread, again while no frame could be counted and
+/// attempts remain; annotates the busiest frame of the last attempt.
+async fn count_with_retries(
+    request: &JobRequest,
+    counting: &Counting,
+    policy: &JobPolicy,
+) -> (Result<CountReport, (Health, String)>, Option<Vec<u8>>) {
+    // A result without counted frames is an `Err` to `retry`, so it is attempted again.
+    let attempt = || {
+        let counting = counting.clone();
+        let url = request.stream_url.clone();
+        let options = policy.frames;
+        async move {
+            let joined = tokio::task::spawn_blocking(move || {
+                let report = count_url(
+                    &url,
+                    options,
+                    counting.counter.as_ref(),
+                    counting.resolver.as_ref(),
+                    &mut |_| {},
+                );
+                let jpeg = match &report {
+                    Ok(CountReport {
+                        busiest: Some(busiest),
+                        ..
+                    }) => match counting.counter.annotated_jpeg(&busiest.image) {
+                        Ok(jpeg) => Some(jpeg),
+                        Err(error) => {
+                            tracing::warn!(%error, "could not annotate the busiest frame");
+                            None
+                        }
+                    },
+                    _ => None,
+                };
+                (report, jpeg)
+            })
+            .await;
+            match joined {
+                Ok((Ok(report), jpeg)) if report.frames() > 0 => Ok((report, jpeg)),
+                Ok((Ok(report), jpeg)) => Err(Attempt::NoFrames(Box::new((report, jpeg)))),
+                Ok((Err(error), _)) => Err(Attempt::Failed(error)),
+                // A panicking counter must not take the runtime (and other users' jobs) down.
+                Err(join) => Err(Attempt::Crashed(join.to_string())),
+            }
+        }
+    };
+    let result = retry(
+        &policy.count_backoff,
+        "job",
+        Attempt::retryable,
+        |f: Failure<'_, Attempt>| log_failure(f),
+        |_| attempt(),
+    )
+    .await;
+    match result {
+        Ok((report, jpeg)) => (Ok(report), jpeg),
+        Err(Attempt::NoFrames(last)) => (Ok(last.0), last.1),
+        Err(Attempt::Failed(error)) => (Err((error.health(), error.to_string())), None),
+        Err(Attempt::Crashed(error)) => (Err((Health::Error, format!("job crashed: {error}"))), None),
+    }
+}
+
+/// A count attempt that gave no counted frame.
+enum Attempt {
+    NoFrames(Box<(CountReport, Option<Vec<u8>>)>),
+    Failed(CountError),
+    Crashed(String),
+}
+
+impl Attempt {
+    /// A stream that delivered nothing may deliver next time; a URL that does not parse, a
+    /// counter error or a crash will not change.
+    fn retryable(&self) -> bool {
+        match self {
+            Self::NoFrames(_) => true,
+            Self::Failed(CountError::Source(error)) => error.is_transient(),
+            Self::Failed(_) | Self::Crashed(_) => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoFrames(last) => write!(f, "no frame counted (stream {})", last.0.health),
+            Self::Failed(error) => write!(f, "{error}"),
+            Self::Crashed(error) => write!(f, "job crashed: {error}"),
+        }
+    }
+}
+
+async fn alert(
+    request: &JobRequest,
+    record: &ResultRecord,
+    jpeg: Option<&[u8]>,
+    sinks: JobSinks<'_>,
+    policy: &JobPolicy,
+) -> (Step, Option<AlertOutcome>) {
+    let mut input = AlertInput {
+        people: record.people_count,
+        threshold: request.threshold,
+        monitored: request.monitored,
+        taken_at: record.taken_at,
+        last_alert: None,
+        cooldown: policy.alert_cooldown,
+    };
+    // Only a result that would alert needs the cooldown store.
+    if footfall_domain::decide(input) == AlertDecision::Send {
+        match retry(
+            &policy.sink_backoff,
+            "cooldown",
+            sink_retryable,
+            log_sink_failure,
+            |_| sinks.cooldown.last_alert(&request.user_id),
+        )
+        .await
+        {
+            Ok(last) => input.last_alert = last,
+            // A duplicate alert is better than a lost one.
+            Err(error) => {
+                tracing::warn!(user_id = %request.user_id, %error, "cooldown unknown; alerting anyway")
+            }
+        }
+    }
+    let decision = footfall_domain::decide(input);
+    if decision != AlertDecision::Send {
+        if let AlertDecision::CoolingDown { until } = &decision {
+            tracing::info!(user_id = %request.user_id, %until, "alert suppressed by cooldown");
+        }
+        return (
+            Step::Skipped(decision.reason()),
+            Some(AlertOutcome::Skipped(decision)),
+        );
+    }
+    let alert = Alert {
+        record,
+        email: &request.email,
+        people: record.people_count.unwrap_or_default(),
+        threshold: request.threshold,
+        monitored: request.monitored,
+        jpeg,
+    };
+    let delivered = retry(
+        &policy.sink_backoff,
+        "notify",
+        sink_retryable,
+        log_sink_failure,
+        |_| sinks.notifier.notify(alert),
+    )
+    .await;
+    match delivered {
+        Ok(delivery) => {
+            // The cooldown starts only when an alert went out, so a failed delivery is tried
+            // again on the next run.
+            if let Err(error) = retry(
+                &policy.sink_backoff,
+                "cooldown",
+                sink_retryable,
+                log_sink_failure,
+                |_| sinks.cooldown.record_alert(&request.user_id, record.taken_at),
+            )
+            .await
+            {
+                tracing::error!(user_id = %request.user_id, %error, "alert sent but its time not recorded: the next run may alert again");
+            }
+            (Step::Done, Some(AlertOutcome::Delivered(delivery)))
+        }
+        Err(error) => {
+            tracing::error!(user_id = %request.user_id, %error, "alert could not be delivered");
+            (Step::Failed(error.to_string()), None)
+        }
+    }
+}
