@@ -19,10 +19,9 @@ pub use spool::{FlushReport, Spool};
 /// The migrations in `adapters/results-store/migrations`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// Default alert threshold (people) for a new user, as in the table default.
-pub const DEFAULT_THRESHOLD: u32 = 15;
-/// Longest user id; ids are also file names (`results/{user_id}.csv`).
-pub const MAX_USER_ID_LEN: usize = 64;
+pub use footfall_domain::{DEFAULT_THRESHOLD, MAX_USER_ID_LEN, ResultRecord};
+use footfall_domain::sinks::{BoxFuture, SinkError, Stored};
+use footfall_domain::{Health, RunId, UserId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -51,6 +50,16 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 impl StoreError {
+    /// As a sink error: a refused record is permanent, an unreachable or failing database is
+    /// worth another attempt.
+    pub fn into_sink_error(self, sink: &'static str) -> SinkError {
+        SinkError {
+            sink,
+            retryable: !self.is_invalid_input(),
+            message: self.to_string(),
+        }
+    }
+
     /// Whether the record itself was refused (bad field), as opposed to the database being
     /// unreachable or failing: only the latter is worth keeping for a later attempt.
     pub fn is_invalid_input(&self) -> bool {
@@ -124,23 +133,38 @@ impl NewUser {
     }
 }
 
-/// A row of `result`: one job for one user.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
-pub struct ResultRecord {
-    /// Identifies the scheduler tick (or job); with `user_id` it makes retries idempotent.
-    pub run_id: String,
-    pub user_id: String,
-    /// UTC, truncated to whole seconds (the column's precision on MySQL).
-    pub taken_at: DateTime<Utc>,
-    /// People counted; `None` when no frame could be analysed (see `health`). Never 0 for "no data".
-    pub people_count: Option<i64>,
-    /// Stream health: `ok`, `stalled`, `unavailable` or `ended_early`.
-    pub health: String,
-    /// Frames analysed.
-    pub frames: i64,
-    pub source: String,
-    /// Path or URL of the annotated picture, if one was kept.
-    pub image_ref: Option<String>,
+/// A `result` row as the databases hold it; [`ResultRecord`] is the domain's view.
+#[derive(sqlx::FromRow)]
+struct ResultRow {
+    run_id: String,
+    user_id: String,
+    taken_at: DateTime<Utc>,
+    people_count: Option<i64>,
+    health: String,
+    frames: i64,
+    source: String,
+    image_ref: Option<String>,
+}
+
+impl TryFrom<ResultRow> for ResultRecord {
+    type Error = StoreError;
+    fn try_from(row: ResultRow) -> Result<Self> {
+        let invalid = |field: &'static str, reason: String| StoreError::Invalid { field, reason };
+        Ok(Self {
+            run_id: RunId::parse(&row.run_id).map_err(|e| invalid("run_id", e.to_string()))?,
+            user_id: UserId::parse(&row.user_id).map_err(|e| invalid("user_id", e.to_string()))?,
+            taken_at: row.taken_at,
+            people_count: row
+                .people_count
+                .map(|n| u32::try_from(n).map_err(|e| invalid("people_count", e.to_string())))
+                .transpose()?,
+            health: Health::parse(&row.health)
+                .ok_or_else(|| invalid("health", format!("unknown health `{}`", row.health)))?,
+            frames: u32::try_from(row.frames).map_err(|e| invalid("frames", e.to_string()))?,
+            source: row.source,
+            image_ref: row.image_ref,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -358,9 +382,7 @@ impl Store {
     /// Inserts a result; `false` when (run_id, user_id) was already stored (a retried job).
     /// `taken_at` is stored at whole-second precision.
     pub async fn insert_result(&self, record: &ResultRecord) -> Result<bool> {
-        validate_len("run_id", &record.run_id, 64)?;
-        validate_user_id(&record.user_id)?;
-        validate_len("health", &record.health, 16)?;
+        // Run and user ids are valid by type (footfall-domain), within the columns' 64.
         validate_len("source", &record.source, 2048)?;
         if let Some(image) = &record.image_ref {
             validate_len("image_ref", image, 1024)?;
@@ -371,12 +393,12 @@ impl Store {
             ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
         );
         let inserted = on_pool!(self, pool => sqlx::query(sql)
-            .bind(&record.run_id)
-            .bind(&record.user_id)
+            .bind(record.run_id.as_str())
+            .bind(record.user_id.as_str())
             .bind(record.taken_at.trunc_subsecs(0))
-            .bind(record.people_count)
-            .bind(&record.health)
-            .bind(record.frames)
+            .bind(record.people_count.map(i64::from))
+            .bind(record.health.as_str())
+            .bind(i64::from(record.frames))
             .bind(&record.source)
             .bind(&record.image_ref)
             .execute(pool)
@@ -396,12 +418,94 @@ impl Store {
             result_columns!(),
             " FROM result WHERE user_id = ? ORDER BY taken_at, run_id"
         );
-        Ok(
-            on_pool!(self, pool => sqlx::query_as::<_, ResultRecord>(sql)
+        let rows = on_pool!(self, pool => sqlx::query_as::<_, ResultRow>(sql)
             .bind(user_id)
             .fetch_all(pool)
-            .await)?,
-        )
+            .await)?;
+        rows.into_iter().map(ResultRecord::try_from).collect()
+    }
+
+    /// When the last alert for `user_id` went out (the `alert_cooldown` table).
+    pub async fn last_alert(&self, user_id: &UserId) -> Result<Option<DateTime<Utc>>> {
+        let sql = "SELECT last_alert_at FROM alert_cooldown WHERE user_id = ?";
+        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, DateTime<Utc>>(sql)
+            .bind(user_id.as_str())
+            .fetch_optional(pool)
+            .await)?)
+    }
+
+    /// Records that an alert for `user_id` went out for the result taken at `at`. Kept in the
+    /// database so the cooldown holds across processes (`run-schedule --once` under cron).
+    pub async fn record_alert(&self, user_id: &UserId, at: DateTime<Utc>) -> Result<()> {
+        let at = at.trunc_subsecs(0);
+        // No upsert (its syntax differs between the two databases): update, else insert; a
+        // concurrent insert of the same user makes ours a unique violation, then update again.
+        let update = "UPDATE alert_cooldown SET last_alert_at = ? WHERE user_id = ?";
+        let insert = "INSERT INTO alert_cooldown (user_id, last_alert_at) VALUES (?, ?)";
+        for _ in 0..2 {
+            let updated = on_pool!(self, pool => sqlx::query(update)
+                .bind(at)
+                .bind(user_id.as_str())
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            // MySQL counts a row whose value did not change as 0 affected: check it exists.
+            if updated > 0 || self.last_alert(user_id).await?.is_some() {
+                return Ok(());
+            }
+            let inserted = on_pool!(self, pool => sqlx::query(insert)
+                .bind(user_id.as_str())
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(|_| ()));
+            match inserted {
+                Ok(()) => return Ok(()),
+                Err(error) if is_unique_violation(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl footfall_domain::sinks::ResultSink for Store {
+    fn store<'a>(
+        &'a self,
+        record: &'a ResultRecord,
+    ) -> BoxFuture<'a, std::result::Result<Stored, SinkError>> {
+        Box::pin(async move {
+            match self.insert_result(record).await {
+                Ok(true) => Ok(Stored::Inserted),
+                Ok(false) => Ok(Stored::AlreadyStored),
+                Err(error) => Err(error.into_sink_error("db")),
+            }
+        })
+    }
+}
+
+impl footfall_domain::sinks::CooldownStore for Store {
+    fn last_alert<'a>(
+        &'a self,
+        user_id: &'a UserId,
+    ) -> BoxFuture<'a, std::result::Result<Option<DateTime<Utc>>, SinkError>> {
+        Box::pin(async move {
+            Store::last_alert(self, user_id)
+                .await
+                .map_err(|e| e.into_sink_error("cooldown"))
+        })
+    }
+
+    fn record_alert<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, std::result::Result<(), SinkError>> {
+        Box::pin(async move {
+            Store::record_alert(self, user_id, at)
+                .await
+                .map_err(|e| e.into_sink_error("cooldown"))
+        })
     }
 }
 
@@ -416,27 +520,14 @@ fn is_unique_violation(error: &sqlx::Error) -> bool {
         .is_some_and(|database| database.is_unique_violation())
 }
 
-/// User ids become file names (`results/{user_id}.csv`), so only a safe alphabet is allowed.
+/// User ids become file names (`results/{user_id}.csv`): the domain's one rule.
 pub fn validate_user_id(user_id: &str) -> Result<()> {
-    let invalid = |reason: String| StoreError::Invalid {
-        field: "user_id",
-        reason,
-    };
-    if user_id.is_empty() || user_id.len() > MAX_USER_ID_LEN {
-        return Err(invalid(format!(
-            "must be 1 to {MAX_USER_ID_LEN} characters"
-        )));
-    }
-    if user_id.starts_with('.')
-        || !user_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
-    {
-        return Err(invalid(format!(
-            "`{user_id}` may only contain letters, digits, `_`, `-`, `.`, `@` and must not start with `.`"
-        )));
-    }
-    Ok(())
+    UserId::parse(user_id)
+        .map(|_| ())
+        .map_err(|e| StoreError::Invalid {
+            field: "user_id",
+            reason: e.to_string(),
+        })
 }
 
 fn validate_len(field: &'static str, value: &str, max: usize) -> Result<()> {
