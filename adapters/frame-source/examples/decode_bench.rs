@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec, collect};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
