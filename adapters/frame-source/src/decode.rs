@@ -16,9 +16,9 @@ use image::RgbImage;
 use video_rs::ffmpeg;
 
 use crate::error::FrameSourceError;
+use crate::job::{JobOptions, JobReport, Message, SampledFrame, StreamHealth};
 use crate::sampling::{Decision, Sampler};
 use crate::source::{SourceKind, SourceSpec};
-use crate::stream::{JobOptions, JobReport, Message, SampledFrame, StreamHealth};
 
 /// FFmpeg's "no timestamp" value.
 const NO_PTS: i64 = i64::MIN;

@@ -21,11 +21,13 @@
 
 mod decode;
 mod error;
+mod job;
 mod sampling;
 mod source;
 mod stream;
 
 pub use error::{FrameSourceError, Result};
+pub use job::{JobOptions, JobReport, Limits, SampledFrame, StreamHealth};
 pub use sampling::{Decision, Sampler, SamplingPolicy};
 pub use source::{SourceKind, SourceSpec, UrlResolver, YtDlpResolver};
-pub use stream::{FrameStream, JobOptions, JobReport, Limits, SampledFrame, StreamHealth, collect};
+pub use stream::{FrameStream, collect};
