@@ -25,6 +25,7 @@ mod job;
 mod sampling;
 mod source;
 mod stream;
+mod verdict;
 
 pub use error::{FrameSourceError, Result};
 pub use job::{JobOptions, JobReport, Limits, SampledFrame, StreamHealth};
