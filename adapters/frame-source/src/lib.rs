@@ -18,6 +18,11 @@
 //! println!("health: {}", report.health);
 //! # Ok::<(), frame_source::FrameSourceError>(())
 //! ```
+//!
+//! Modules, each depending only on those listed before it: `error`; `source` (parsing, resolving)
+//! and `sampling` (the policy); `job` (plain types: options, limits, frames, report, channel
+//! message); `verdict` (pure: reconnect, or finish with which health); `decode` (the FFmpeg
+//! thread); `stream` ([`FrameStream`], [`collect`]).
 
 mod decode;
 mod error;
