@@ -1,12 +1,12 @@
 //! Measures decode throughput of the frame source under several sampling policies.
 //!
-//! `cargo run --release -p frame-source --features test-support --example decode_bench [SOURCE] [RUNS]`
+//! `cargo run --release -p frame-source --example decode_bench [SOURCE] [RUNS]`
 //! SOURCE defaults to the shared 10 s mp4; `hls` serves the shared HLS copy over loopback.
 
 use std::time::{Duration, Instant};
 
-use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec, collect};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

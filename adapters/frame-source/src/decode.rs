@@ -1,6 +1,8 @@
 //! The decode thread: opens the source with FFmpeg (through video-rs's re-exported ffmpeg-next,
 //! because video-rs converts every frame to RGB and cannot seek HLS or report timeouts), decodes,
 //! applies the sampling policy, converts only the taken frames, reconnects, and reports health.
+//! Whether to reconnect and which health to report is decided by [`crate::verdict`]; this module
+//! gathers its facts and carries it out.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -16,9 +18,10 @@ use image::RgbImage;
 use video_rs::ffmpeg;
 
 use crate::error::FrameSourceError;
+use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StreamHealth};
 use crate::sampling::{Decision, Sampler};
 use crate::source::{SourceKind, SourceSpec};
-use crate::stream::{JobOptions, JobReport, Message, SampledFrame, StreamHealth};
+use crate::verdict::{Cause, Ending, Facts, Verdict, verdict};
 
 /// FFmpeg's "no timestamp" value.
 const NO_PTS: i64 = i64::MIN;
@@ -137,7 +140,7 @@ fn duration_ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// How one connection ended.
+/// How one connection ended (the verdict sees it as an [`Ending`]).
 enum ConnectionEnd {
     /// The sampling policy is satisfied.
     PolicyDone,
@@ -152,6 +155,27 @@ enum ConnectionEnd {
         opened: bool,
         permanent: bool,
     },
+}
+
+impl ConnectionEnd {
+    /// The ending the verdict decides on, and the error a failed connection carries.
+    fn split(self) -> (Ending, Option<FrameSourceError>) {
+        let ending = match self {
+            Self::PolicyDone => Ending::PolicyDone,
+            Self::Eof => Ending::Eof,
+            Self::ConsumerGone => Ending::ConsumerGone,
+            Self::Interrupted(Trip::Cancelled) => Ending::Cancelled,
+            Self::Interrupted(Trip::Deadline) => Ending::Deadline,
+            Self::Interrupted(Trip::ConnectTimeout) => Ending::ConnectTimeout,
+            Self::Interrupted(Trip::Stalled) => Ending::Stalled,
+            Self::Failed {
+                error,
+                opened,
+                permanent,
+            } => return (Ending::Failed { opened, permanent }, Some(error)),
+        };
+        (ending, None)
+    }
 }
 
 /// State that survives reconnects.
@@ -213,6 +237,44 @@ impl JobState {
             _ => false,
         }
     }
+
+    /// The error a verdict's cause stands for. `failure` is the failed connection's own error.
+    fn error_for(
+        &mut self,
+        cause: Cause,
+        failure: Option<FrameSourceError>,
+        spec: &SourceSpec,
+        limits: &Limits,
+    ) -> Option<FrameSourceError> {
+        let error = match cause {
+            Cause::None => return None,
+            Cause::Recovered => return self.report.error.take(),
+            Cause::Connection => return failure,
+            Cause::JobLimit => FrameSourceError::Read(format!(
+                "job reached its limit of {:?}",
+                limits.max_job_duration
+            )),
+            Cause::NothingDecoded => FrameSourceError::InvalidData {
+                locator: spec.locator.clone(),
+                reason: "the input ended before any frame could be decoded".to_string(),
+            },
+            Cause::Gaps => FrameSourceError::Read(format!(
+                "{:.2} s of the stream could not be read",
+                self.report.gap_seconds
+            )),
+            Cause::EndedShort => {
+                FrameSourceError::Read(match (self.source_duration, self.last_t) {
+                    (Some(duration), Some(last)) => {
+                        format!("the input ended at {last:.2} s of {duration:.2} s")
+                    }
+                    _ => "the live stream ended".to_string(),
+                })
+            }
+            Cause::Stalled => FrameSourceError::Stalled(limits.read_timeout),
+            Cause::ConnectTimeout => FrameSourceError::ConnectTimeout(limits.connect_timeout),
+        };
+        Some(error)
+    }
 }
 
 pub(crate) fn run_job(
@@ -225,127 +287,49 @@ pub(crate) fn run_job(
     let limits = options.limits;
     let watchdog = Arc::new(Watchdog::new(cancel, limits.max_job_duration));
     let mut state = JobState::new(sampler);
-    let mut backoff = limits.backoff_initial;
     let (health, error) = loop {
         let end = run_connection(&spec, &options, &mut state, &watchdog, &sender);
-        if !state.flush(&sender, &watchdog) {
-            break (StreamHealth::EndedEarly, None);
-        }
-        let sampled = state.report.frames_sampled;
-        // Either a final verdict, or an error worth a reconnect with the health to report if
-        // reconnecting does not help.
-        let (retry_health, error) = match end {
-            ConnectionEnd::PolicyDone => break (StreamHealth::Ok, state.report.error.take()),
-            ConnectionEnd::ConsumerGone | ConnectionEnd::Interrupted(Trip::Cancelled) => {
-                break (StreamHealth::EndedEarly, None);
-            }
-            ConnectionEnd::Interrupted(Trip::Deadline) => {
-                let error = FrameSourceError::Read(format!(
-                    "job reached its limit of {:?}",
-                    limits.max_job_duration
-                ));
-                let recent_frame = state
-                    .last_frame_at
-                    .is_some_and(|at| at.elapsed() <= limits.read_timeout);
-                // A live stream sampled until the job limit is the normal end of a live job.
-                let health = if state.live && sampled > 0 && recent_frame {
-                    StreamHealth::Ok
-                } else if !state.ever_opened {
-                    StreamHealth::Unavailable
-                } else if recent_frame {
-                    StreamHealth::EndedEarly
-                } else {
-                    StreamHealth::Stalled
-                };
-                let error = (health != StreamHealth::Ok).then_some(error);
-                break (health, error);
-            }
-            ConnectionEnd::Eof => {
-                if state.report.frames_decoded == 0 {
-                    break (
-                        StreamHealth::Unavailable,
-                        Some(FrameSourceError::InvalidData {
-                            locator: spec.locator.clone(),
-                            reason: "the input ended before any frame could be decoded".to_string(),
-                        }),
-                    );
-                }
-                if !state.live && state.report.gap_seconds > 0.0 {
-                    // Reconnecting would only read the same gaps again.
-                    let reason = format!(
-                        "{:.2} s of the stream could not be read",
-                        state.report.gap_seconds
-                    );
-                    break (
-                        StreamHealth::EndedEarly,
-                        Some(FrameSourceError::Read(reason)),
-                    );
-                }
-                if !state.live && state.covered_source() {
-                    break (StreamHealth::Ok, state.report.error.take());
-                }
-                let reason = match (state.source_duration, state.last_t) {
-                    (Some(duration), Some(last)) => {
-                        format!("the input ended at {last:.2} s of {duration:.2} s")
-                    }
-                    _ => "the live stream ended".to_string(),
-                };
-                let error = FrameSourceError::Read(reason);
-                // Reopening a local file reads the same bytes again.
-                if spec.kind == SourceKind::File {
-                    break (StreamHealth::EndedEarly, Some(error));
-                }
-                (StreamHealth::EndedEarly, error)
-            }
-            ConnectionEnd::Interrupted(Trip::Stalled) => (
-                StreamHealth::Stalled,
-                FrameSourceError::Stalled(limits.read_timeout),
-            ),
-            ConnectionEnd::Interrupted(Trip::ConnectTimeout) => {
-                let error = FrameSourceError::ConnectTimeout(limits.connect_timeout);
-                if !state.ever_opened {
-                    break (StreamHealth::Unavailable, Some(error));
-                }
-                (StreamHealth::EndedEarly, error)
-            }
-            ConnectionEnd::Failed {
-                error,
-                opened,
-                permanent,
-            } => {
-                // A source that never opened is unavailable; retrying a 404 only delays the verdict.
-                if !state.ever_opened || permanent {
-                    let health = if sampled > 0 {
-                        StreamHealth::EndedEarly
-                    } else {
-                        StreamHealth::Unavailable
-                    };
-                    break (health, Some(error));
-                }
-                let health = if opened || sampled > 0 {
-                    StreamHealth::EndedEarly
-                } else {
-                    StreamHealth::Unavailable
-                };
-                (health, error)
-            }
+        let (ending, failure) = if state.flush(&sender, &watchdog) {
+            end.split()
+        } else {
+            (Ending::ConsumerGone, None)
         };
-        if state.report.reconnects >= limits.max_reconnects || watchdog.past_deadline() {
-            break (retry_health, Some(error));
+        let facts = Facts {
+            file: spec.kind == SourceKind::File,
+            live: state.live,
+            ever_opened: state.ever_opened,
+            frames_decoded: state.report.frames_decoded,
+            frames_sampled: state.report.frames_sampled,
+            gaps: state.report.gap_seconds > 0.0,
+            covered_source: state.covered_source(),
+            since_last_frame: state.last_frame_at.map(|at| at.elapsed()),
+            elapsed: watchdog.started.elapsed(),
+            reconnects_done: state.report.reconnects,
+        };
+        match verdict(ending, &facts, &limits) {
+            Verdict::Finish { health, cause } => {
+                break (health, state.error_for(cause, failure, &spec, &limits));
+            }
+            Verdict::Reconnect {
+                delay,
+                health,
+                cause,
+            } => {
+                let error = state.error_for(cause, failure, &spec, &limits);
+                tracing::warn!(
+                    source = %spec.original,
+                    error = %error.as_ref().map_or_else(String::new, ToString::to_string),
+                    attempt = state.report.reconnects + 1,
+                    backoff_ms = duration_ms(delay),
+                    "stream interrupted; reconnecting"
+                );
+                state.report.error = error;
+                if !sleep_unless_stopped(delay, &watchdog) {
+                    break (health, state.report.error.take());
+                }
+                state.report.reconnects += 1;
+            }
         }
-        tracing::warn!(
-            source = %spec.original,
-            error = %error,
-            attempt = state.report.reconnects + 1,
-            backoff_ms = duration_ms(backoff),
-            "stream interrupted; reconnecting"
-        );
-        state.report.error = Some(error);
-        if !sleep_unless_stopped(backoff, &watchdog) {
-            break (retry_health, state.report.error.take());
-        }
-        state.report.reconnects += 1;
-        backoff = (backoff * 2).min(limits.backoff_max);
     };
     let mut report = state.report;
     report.health = health;

@@ -18,14 +18,22 @@
 //! println!("health: {}", report.health);
 //! # Ok::<(), frame_source::FrameSourceError>(())
 //! ```
+//!
+//! Modules, each depending only on those listed before it: `error`; `source` (parsing, resolving)
+//! and `sampling` (the policy); `job` (plain types: options, limits, frames, report, channel
+//! message); `verdict` (pure: reconnect, or finish with which health); `decode` (the FFmpeg
+//! thread); `stream` ([`FrameStream`], [`collect`]).
 
 mod decode;
 mod error;
+mod job;
 mod sampling;
 mod source;
 mod stream;
+mod verdict;
 
 pub use error::{FrameSourceError, Result};
+pub use job::{JobOptions, JobReport, Limits, SampledFrame, StreamHealth};
 pub use sampling::{Decision, Sampler, SamplingPolicy};
 pub use source::{SourceKind, SourceSpec, UrlResolver, YtDlpResolver};
-pub use stream::{FrameStream, JobOptions, JobReport, Limits, SampledFrame, StreamHealth, collect};
+pub use stream::{FrameStream, collect};

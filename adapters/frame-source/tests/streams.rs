@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{
     FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth,
     UrlResolver, collect,
 };
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 fn shared() -> PathBuf {
     shared_dir().unwrap_or_else(|message| panic!("{message}"))
