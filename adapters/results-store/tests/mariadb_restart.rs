@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use private_mariadb::PrivateMariaDb;
+use footfall_domain::{Health, RunId, UserId};
 use results_store::{FlushReport, ResultRecord, Spool, Store};
 
-fn record(run_id: &str, people: i64) -> ResultRecord {
+fn record(run_id: &str, people: u32) -> ResultRecord {
     ResultRecord {
-        run_id: run_id.to_string(),
-        user_id: "alice".to_string(),
+        run_id: RunId::parse(run_id).unwrap(),
+        user_id: UserId::parse("alice").unwrap(),
         taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap(),
         people_count: Some(people),
-        health: "ok".to_string(),
+        health: Health::Ok,
         frames: 10,
         source: "http://127.0.0.1:8000/people.m3u8".to_string(),
         image_ref: None,
@@ -80,9 +81,9 @@ async fn results_during_an_outage_are_spooled_and_stored_once_after_restart() {
     );
 
     let rows = store.results_for("alice").await.unwrap();
-    let mut runs: Vec<(String, Option<i64>)> = rows
+    let mut runs: Vec<(String, Option<u32>)> = rows
         .into_iter()
-        .map(|r| (r.run_id, r.people_count))
+        .map(|r| (r.run_id.to_string(), r.people_count))
         .collect();
     runs.sort();
     assert_eq!(
@@ -117,7 +118,7 @@ fn a_torn_spool_line_is_skipped_and_the_next_push_starts_a_new_line() {
         .pending()
         .unwrap()
         .into_iter()
-        .map(|r| r.run_id)
+        .map(|r| r.run_id.to_string())
         .collect();
     assert_eq!(runs, ["run-1", "run-3"]);
     std::fs::remove_dir_all(&dir).ok();

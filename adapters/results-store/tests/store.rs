@@ -3,17 +3,18 @@
 //! dropped afterwards). `FOOTFALL_SKIP_MYSQL=1` skips the MySQL half where no server exists.
 
 use chrono::{TimeZone, Utc};
+use footfall_domain::{Health, RunId, UserId};
 use results_store::{Backend, NewUser, ResultRecord, Store, StoreError};
 use sqlx::Connection;
 
-fn record(run_id: &str, user_id: &str, people: Option<i64>, health: &str) -> ResultRecord {
+fn record(run_id: &str, user_id: &str, people: Option<u32>, health: &str) -> ResultRecord {
     ResultRecord {
-        run_id: run_id.to_string(),
-        user_id: user_id.to_string(),
+        run_id: RunId::parse(run_id).unwrap(),
+        user_id: UserId::parse(user_id).unwrap(),
         taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap()
             + chrono::Duration::milliseconds(1500),
         people_count: people,
-        health: health.to_string(),
+        health: Health::parse(health).unwrap(),
         frames: if people.is_some() { 10 } else { 0 },
         source: "http://127.0.0.1:8000/people.m3u8".to_string(),
         image_ref: people.map(|_| "images/alice/2026-11-28T12-00-00Z.jpg".to_string()),
@@ -120,12 +121,28 @@ async fn exercise(store: &Store) {
     let bob_results = store.results_for("bob").await.unwrap();
     assert_eq!(bob_results.len(), 1);
     assert_eq!(bob_results[0].people_count, None);
-    assert_eq!(bob_results[0].health, "unavailable");
+    assert_eq!(bob_results[0].health, Health::Unavailable);
 
     // Removing a user keeps their history.
     store.remove_user("bob").await.unwrap();
     assert!(store.get_user("bob").await.unwrap().is_none());
     assert_eq!(store.results_for("bob").await.unwrap().len(), 1);
+
+    // The alert cooldown: last alert per user, updated in place.
+    let alice_id = UserId::parse("alice").unwrap();
+    assert_eq!(store.last_alert(&alice_id).await.unwrap(), None);
+    let first_alert = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    store.record_alert(&alice_id, first_alert).await.unwrap();
+    store.record_alert(&alice_id, first_alert).await.unwrap();
+    let later = first_alert + chrono::Duration::hours(2);
+    store.record_alert(&alice_id, later).await.unwrap();
+    assert_eq!(store.last_alert(&alice_id).await.unwrap(), Some(later));
+
+    // One user-id rule: ids the AWS payloads refuse are refused here too.
+    for bad in ["-x", "a..b"] {
+        let user = NewUser::new(bad, "http://127.0.0.1:8000/p.m3u8", "x@example.com");
+        assert!(store.add_user(&user).await.unwrap_err().is_invalid_input(), "{bad}");
+    }
 }
 
 #[tokio::test]
@@ -140,6 +157,9 @@ async fn sqlite_file_store() {
     // Reconnecting re-runs migrations harmlessly and sees the data.
     let again = Store::connect(&url).await.unwrap();
     assert_eq!(again.list_users().await.unwrap().len(), 1);
+    // The cooldown outlives the process that recorded it.
+    let alice = UserId::parse("alice").unwrap();
+    assert!(again.last_alert(&alice).await.unwrap().is_some());
     again.close().await;
     std::fs::remove_dir_all(&dir).ok();
 }
