@@ -3,10 +3,10 @@
 use anyhow::Context;
 use clap::Args;
 use detector_core::Detector;
-use frame_source::{StreamHealth, YtDlpResolver};
+use frame_source::YtDlpResolver;
 
 use crate::model_args::{ModelArgs, ThresholdArgs};
-use local_runner::detector::DetectorCounter;
+use footfall_job::detector::DetectorCounter;
 
 #[derive(Debug, Args)]
 pub struct CountArgs {
@@ -15,22 +15,22 @@ pub struct CountArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
     #[command(flatten)]
-    pub count: local_runner::cli::CountArgs,
+    pub count: footfall::cli::CountArgs,
 }
 
-/// True when the stream was healthy (exit status 0); the report is printed either way.
-pub fn run(args: CountArgs) -> anyhow::Result<bool> {
+/// The exit status: 0 when the stream was healthy, 3 when not (the report is printed either way).
+pub fn run(args: CountArgs) -> anyhow::Result<u8> {
     let config = args.model.detector_config(args.thresholds.postprocess());
     let detector = Detector::new(config).context("loading the detector")?;
     let counter = DetectorCounter::new(detector);
     let mut count = args.count;
     count.batch = args.model.batch.max(1);
     let stdout = std::io::stdout();
-    let outcome = local_runner::cli::run_count(
+    let outcome = footfall::cli::run_count(
         &count,
         &counter,
         &YtDlpResolver::default(),
         &mut stdout.lock(),
     )?;
-    Ok(outcome.report.health == StreamHealth::Ok)
+    Ok(outcome.exit_code())
 }

@@ -61,8 +61,8 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Runs the command; returns whether every image was processed.
-pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
+/// Runs the command; the exit status is 1 when an image could not be processed.
+pub fn run(args: DetectArgs) -> anyhow::Result<u8> {
     let wanted = args.thresholds.postprocess();
     // Detect down to the lowest reported count threshold so that every count is exact.
     let decode_config = PostprocessConfig {
@@ -149,7 +149,7 @@ pub fn run(args: DetectArgs) -> anyhow::Result<bool> {
     } else {
         print_table(&mut stdout, &report)?;
     }
-    Ok(report.errors.is_empty())
+    Ok(if report.errors.is_empty() { 0 } else { 1 })
 }
 
 fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {

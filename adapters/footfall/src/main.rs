@@ -2,7 +2,6 @@
 
 mod count;
 mod detect;
-mod logging;
 mod model_args;
 mod run_schedule;
 mod users;
@@ -10,6 +9,7 @@ mod users;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use footfall_runtime::logging::{self, LogFormat, LogTarget};
 
 /// Count people in images and live video streams, with YOLOX on the CPU or a GPU.
 #[derive(Debug, Parser)]
@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "human")]
-    log_format: logging::LogFormat,
+    log_format: LogFormatArg,
     /// Debug logging.
     #[arg(short, long, global = true)]
     verbose: bool,
@@ -37,9 +37,25 @@ enum Command {
     RunSchedule(run_schedule::RunScheduleArgs),
 }
 
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormatArg {
+    /// Human-readable.
+    Human,
+    /// JSON lines.
+    Json,
+}
+
+/// Exit status: 0 success; 1 some input (image) could not be processed; 2 the command could
+/// not run (bad arguments, detector or database unavailable); 3 `count` finished but the stream
+/// was not healthy (the report is printed).
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.verbose);
+    let format = match cli.log_format {
+        LogFormatArg::Human => LogFormat::Human,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    logging::init(format, LogTarget::Stderr, cli.verbose);
     let outcome = match cli.command {
         Command::Detect(args) => detect::run(args),
         Command::Count(args) => count::run(args),
@@ -47,8 +63,7 @@ fn main() -> ExitCode {
         Command::RunSchedule(args) => run_schedule::run(args),
     };
     match outcome {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("error: {e:#}");

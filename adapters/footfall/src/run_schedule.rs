@@ -8,7 +8,7 @@ use detector_core::Detector;
 use frame_source::YtDlpResolver;
 
 use crate::model_args::{ModelArgs, ThresholdArgs};
-use local_runner::detector::DetectorCounter;
+use footfall_job::detector::DetectorCounter;
 
 #[derive(Debug, Args)]
 pub struct RunScheduleArgs {
@@ -17,12 +17,12 @@ pub struct RunScheduleArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
     #[command(flatten)]
-    pub schedule: local_runner::cli::RunScheduleArgs,
+    pub schedule: footfall::cli::RunScheduleArgs,
 }
 
-pub fn run(args: RunScheduleArgs) -> anyhow::Result<bool> {
+pub fn run(args: RunScheduleArgs) -> anyhow::Result<u8> {
     // Check the expression before the (slow) detector load.
-    local_runner::schedule::Schedule::parse(&args.schedule.cron)?;
+    footfall_domain::schedule::Schedule::parse(&args.schedule.cron)?;
     let config = args.model.detector_config(args.thresholds.postprocess());
     let detector = Detector::new(config).context("loading the detector")?;
     let counter = Arc::new(DetectorCounter::new(detector));
@@ -30,11 +30,11 @@ pub fn run(args: RunScheduleArgs) -> anyhow::Result<bool> {
         .enable_all()
         .build()?;
     let stdout = std::io::stdout();
-    runtime.block_on(local_runner::cli::run_schedule(
+    runtime.block_on(footfall::cli::run_schedule(
         &args.schedule,
         counter,
         Arc::new(YtDlpResolver::default()),
         &mut stdout.lock(),
     ))?;
-    Ok(true)
+    Ok(0)
 }

@@ -1,14 +1,17 @@
-//! Building blocks of the footfall local runner (the `footfall` CLI's `count`, `users` and
-//! `run-schedule`), kept in a library so they are tested without the detector and reused by the
-//! CLI.
-pub mod alerts;
-pub mod cli;
+//! The footfall local runner: the job pipeline (footfall-job) wired to one machine's sinks.
+//!
+//! - [`scheduler`]: each tick of an EventBridge schedule, one job per monitored user;
+//! - [`results`]: the `result` table with a spool for database outages;
+//! - [`csv_log`] and [`pictures`]: `results/{user_id}.csv` and `images/{user_id}/{run_id}.jpg`;
+//! - [`smtp`]: alert emails (or log lines without a server);
+//! - [`retention`]: old pictures pruned.
+//!
+//! The alert cooldown lives in the database (`results_store::Store` is the
+//! [`CooldownStore`](footfall_domain::sinks::CooldownStore)), so it holds across processes.
+
 pub mod csv_log;
-#[cfg(feature = "detector")]
-pub mod detector;
-pub mod job;
-pub mod logging;
+pub mod pictures;
+pub mod results;
 pub mod retention;
-/// EventBridge schedule expressions (in `runner-formats`, re-exported under the old path).
-pub use footfall_domain::schedule;
 pub mod scheduler;
+pub mod smtp;

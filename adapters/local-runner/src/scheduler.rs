@@ -16,18 +16,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use frame_source::{JobOptions, SourceSpec, StreamHealth, UrlResolver};
-use results_store::{FlushReport, ResultRecord, Spool, Store, User};
+use footfall_domain::schedule::Schedule;
+use footfall_domain::sinks::{Notifier, Stored};
+use footfall_domain::{ResultRecord, RunId, UserId};
+use footfall_job::{AlertOutcome, Counting, JobOutcome, JobPolicy, JobRequest, JobSinks, Step, run_job};
+use footfall_runtime::Backoff;
+use frame_source::JobOptions;
+use results_store::{FlushReport, Spool, Store, User};
 use tokio::sync::Semaphore;
 
-use crate::alerts::{Alert, AlertOutcome, Alerter};
-use crate::csv_log;
-use crate::job::{CountReport, PeopleCounter, run_count_job};
+use crate::csv_log::CsvFiles;
+use crate::pictures::{PictureFiles, write_whole};
+use crate::results::SpooledResults;
 use crate::retention::{PruneReport, prune_older_than};
-use crate::schedule::Schedule;
-
-/// Health recorded when the stream was fine but the job itself failed (detector error).
-pub const HEALTH_JOB_ERROR: &str = "error";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -52,6 +53,9 @@ pub struct SchedulerConfig {
     /// Annotated pictures older than this many days are deleted after each tick (0 keeps all).
     pub image_retention_days: u32,
     pub job_options: JobOptions,
+    /// At most one alert per user within this window (kept in the database, so it holds
+    /// across processes).
+    pub alert_cooldown: chrono::Duration,
 }
 
 impl SchedulerConfig {
@@ -72,7 +76,7 @@ impl SchedulerConfig {
     }
 }
 
-/// What happened for one user in one tick.
+/// What happened for one user in one tick: the job's outcome, seen from the local runner.
 #[derive(Debug, Clone)]
 pub struct UserOutcome {
     pub record: ResultRecord,
@@ -87,11 +91,34 @@ pub struct UserOutcome {
     pub alert: Option<AlertOutcome>,
     /// Why the job produced no counts, if it did not.
     pub error: Option<String>,
+    /// Every step of the job.
+    pub job: JobOutcome,
+}
+
+impl From<JobOutcome> for UserOutcome {
+    fn from(job: JobOutcome) -> Self {
+        let storage_errors: Vec<String> = ["picture", "db", "csv"]
+            .into_iter()
+            .filter_map(|name| match job.step(name) {
+                Some(Step::Failed(error)) => Some(error.clone()),
+                _ => None,
+            })
+            .collect();
+        Self {
+            record: job.record.clone(),
+            inserted: job.stored == Some(Stored::Inserted),
+            spooled: job.stored == Some(Stored::Deferred),
+            storage_error: (!storage_errors.is_empty()).then(|| storage_errors.join("; ")),
+            alert: job.alert.clone(),
+            error: job.error.clone(),
+            job,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct TickSummary {
-    pub run_id: String,
+    pub run_id: RunId,
     /// The database was down at the tick's start: the users came from the last tick's list.
     pub users_from_cache: bool,
     /// Spooled results of earlier ticks written to the database at the start of this one.
@@ -102,32 +129,24 @@ pub struct TickSummary {
 
 pub struct Scheduler {
     store: Store,
-    counter: Arc<dyn PeopleCounter>,
-    resolver: Arc<dyn UrlResolver>,
-    alerter: Alerter,
+    counting: Counting,
+    notifier: Arc<dyn Notifier>,
     config: SchedulerConfig,
     spool: Spool,
-}
-
-/// The run id of a tick: its UTC time, so re-running a tick is idempotent.
-pub fn run_id_for(tick: DateTime<Utc>) -> String {
-    tick.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
 impl Scheduler {
     pub fn new(
         store: Store,
-        counter: Arc<dyn PeopleCounter>,
-        resolver: Arc<dyn UrlResolver>,
-        alerter: Alerter,
+        counting: Counting,
+        notifier: Arc<dyn Notifier>,
         config: SchedulerConfig,
     ) -> Self {
         let spool = Spool::new(config.spool_path());
         Self {
             store,
-            counter,
-            resolver,
-            alerter,
+            counting,
+            notifier,
             config,
             spool,
         }
@@ -190,9 +209,9 @@ impl Scheduler {
         }
     }
 
-    /// One tick: a job per monitored user, then results, CSV, images, alerts and retention.
+    /// One tick: a job per monitored user (through the one job pipeline), then retention.
     pub async fn run_tick(&self, tick: DateTime<Utc>) -> Result<TickSummary, SchedulerError> {
-        let run_id = run_id_for(tick);
+        let run_id = RunId::for_tick(tick);
         let (users, users_from_cache) = self.monitored_users(&run_id).await?;
         // The database answers again: first the results it missed.
         let flushed = if users_from_cache {
@@ -201,32 +220,65 @@ impl Scheduler {
             self.flush_spool().await
         };
         tracing::info!(%run_id, users = users.len(), "tick started");
-        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
-        let mut jobs = Vec::with_capacity(users.len());
-        for user in &users {
-            let permits = Arc::clone(&permits);
-            let counter = Arc::clone(&self.counter);
-            let resolver = Arc::clone(&self.resolver);
-            let options = self.config.job_options;
-            let url = user.streaming_url.clone();
-            jobs.push(tokio::spawn(async move {
-                // The semaphore is never closed, so acquiring only waits.
-                let _permit = permits.acquire_owned().await.ok();
-                tokio::task::spawn_blocking(move || {
-                    count_user(&url, options, counter.as_ref(), resolver.as_ref())
-                })
-                .await
-            }));
-        }
-        let mut outcomes = Vec::with_capacity(users.len());
-        for (user, job) in users.iter().zip(jobs) {
-            let result = match job.await {
-                Ok(Ok(result)) => result,
-                // A panicking job must not lose the other users' results.
-                Ok(Err(join)) | Err(join) => Err(format!("job crashed: {join}")),
+        let results = SpooledResults {
+            store: self.store.clone(),
+            spool: self.spool.clone(),
+            database_down: users_from_cache,
+        };
+        let csv = CsvFiles {
+            results_dir: self.config.results_dir(),
+        };
+        let pictures = PictureFiles {
+            data_dir: self.config.data_dir.clone(),
+        };
+        let policy = JobPolicy {
+            frames: self.config.job_options,
+            // No retries within a tick: the next tick is the retry, and the spool keeps results.
+            count_backoff: Backoff::ONCE,
+            sink_backoff: Backoff::ONCE,
+            alert_cooldown: self.config.alert_cooldown,
+        };
+        let permits = Semaphore::new(self.config.concurrency.max(1));
+        let jobs = users.iter().filter_map(|user| {
+            // Rows written by older versions may hold ids the domain refuses: skip them loudly.
+            let user_id = match UserId::parse(&user.user_id) {
+                Ok(id) => id,
+                Err(error) => {
+                    tracing::error!(%error, "user skipped: invalid user id in the config table");
+                    return None;
+                }
             };
-            outcomes.push(self.record(user, &run_id, tick, result).await?);
-        }
+            let request = JobRequest {
+                run_id: run_id.clone(),
+                user_id,
+                stream_url: user.streaming_url.clone(),
+                email: user.email.clone(),
+                threshold: u32::try_from(user.threshold.max(0)).unwrap_or(u32::MAX),
+                monitored: user.monitored(),
+                taken_at: tick,
+            };
+            let sinks = JobSinks {
+                results: Some(&results),
+                csv: Some(&csv),
+                pictures: Some(&pictures),
+                callback: None,
+                notifier: self.notifier.as_ref(),
+                cooldown: &self.store,
+            };
+            let permits = &permits;
+            let policy = &policy;
+            let counting = &self.counting;
+            Some(async move {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = permits.acquire().await.ok();
+                run_job(&request, counting, sinks, policy).await
+            })
+        });
+        let outcomes: Vec<UserOutcome> = futures::future::join_all(jobs)
+            .await
+            .into_iter()
+            .map(UserOutcome::from)
+            .collect();
         let pruned = if self.config.image_retention_days > 0 {
             let max_age = std::time::Duration::from_secs(
                 u64::from(self.config.image_retention_days) * 86_400,
@@ -252,7 +304,7 @@ impl Scheduler {
 
     /// The monitored users from the database (and a copy on disk), or, while the database is
     /// down, the copy of the last tick that read them. Without a copy the tick fails.
-    async fn monitored_users(&self, run_id: &str) -> Result<(Vec<User>, bool), SchedulerError> {
+    async fn monitored_users(&self, run_id: &RunId) -> Result<(Vec<User>, bool), SchedulerError> {
         let path = self.config.users_cache_path();
         match self.store.monitored_users().await {
             Ok(users) => {
@@ -278,135 +330,6 @@ impl Scheduler {
         }
     }
 
-    async fn record(
-        &self,
-        user: &User,
-        run_id: &str,
-        tick: DateTime<Utc>,
-        result: Result<(CountReport, Option<Vec<u8>>), String>,
-    ) -> Result<UserOutcome, SchedulerError> {
-        let (health, people, frames, jpeg, error) = match &result {
-            Ok((report, jpeg)) => (
-                report.health.as_str().to_string(),
-                report.max.map(|n| n as i64),
-                report.frames() as i64,
-                jpeg.as_deref(),
-                report.stream.error.as_ref().map(|e| e.to_string()),
-            ),
-            Err(error) => {
-                let health = if error.starts_with("source:") {
-                    StreamHealth::Unavailable.as_str()
-                } else {
-                    HEALTH_JOB_ERROR
-                };
-                (health.to_string(), None, 0, None, Some(error.clone()))
-            }
-        };
-        let mut storage_errors = Vec::new();
-        let image_ref = match jpeg.map(|jpeg| self.save_image(&user.user_id, run_id, jpeg)) {
-            Some(Ok(image_ref)) => Some(image_ref),
-            Some(Err(error)) => {
-                tracing::error!(user_id = %user.user_id, %run_id, %error, "annotated picture not saved");
-                storage_errors.push(error.to_string());
-                None
-            }
-            None => None,
-        };
-        let record = ResultRecord {
-            run_id: run_id.to_string(),
-            user_id: user.user_id.clone(),
-            taken_at: tick,
-            people_count: people,
-            health,
-            frames,
-            source: user.streaming_url.clone(),
-            image_ref,
-        };
-        let (inserted, spooled) = match self.store.insert_result(&record).await {
-            Ok(inserted) => (inserted, false),
-            Err(error) if error.is_invalid_input() => return Err(error.into()),
-            Err(error) => {
-                tracing::warn!(user_id = %user.user_id, %run_id, %error,
-                    "database unavailable; result kept in the spool until it answers");
-                match self.spool.push(&record) {
-                    Ok(new) => (false, new),
-                    Err(source) => {
-                        // Nowhere to keep it: the log line carries the whole result.
-                        let error = SchedulerError::Io {
-                            path: self.spool.path().to_path_buf(),
-                            source,
-                        };
-                        tracing::error!(user_id = %user.user_id, %run_id, %error, result = ?record,
-                            "result neither stored nor spooled");
-                        storage_errors.push(error.to_string());
-                        (false, false)
-                    }
-                }
-            }
-        };
-        if inserted || spooled {
-            let dir = self.config.results_dir();
-            if let Err(source) = csv_log::append_result(&dir, &record) {
-                let error = SchedulerError::Io { path: dir, source };
-                tracing::error!(user_id = %user.user_id, %run_id, %error, "CSV line not written");
-                storage_errors.push(error.to_string());
-            }
-        }
-        if let Some(error) = &error {
-            tracing::warn!(user_id = %user.user_id, health = %record.health, %error, "job had no clean result");
-        } else {
-            tracing::info!(user_id = %user.user_id, people = ?people, frames, "job done");
-        }
-        let alert = match people {
-            Some(people) if inserted || spooled => {
-                let alert = Alert {
-                    user_id: &user.user_id,
-                    email: &user.email,
-                    people: people as u64,
-                    threshold: user.threshold.max(0) as u64,
-                    taken_at: tick,
-                    source: &user.streaming_url,
-                    jpeg,
-                };
-                match self.alerter.consider(&alert).await {
-                    Ok(outcome) => Some(outcome),
-                    Err(error) => {
-                        // Delivery problems must not stop the tick; the next tick retries.
-                        tracing::error!(user_id = %user.user_id, %error, "alert could not be sent");
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
-        Ok(UserOutcome {
-            record,
-            inserted,
-            spooled,
-            storage_error: (!storage_errors.is_empty()).then(|| storage_errors.join("; ")),
-            alert,
-            error,
-        })
-    }
-
-    /// Writes the picture to `images/{user_id}/{run_id}.jpg` (via a temporary file and rename, so
-    /// readers never see half a file) and returns its path relative to the data folder.
-    fn save_image(
-        &self,
-        user_id: &str,
-        run_id: &str,
-        jpeg: &[u8],
-    ) -> Result<String, SchedulerError> {
-        let relative = Path::new("images")
-            .join(user_id)
-            .join(format!("{run_id}.jpg"));
-        let path = self.config.data_dir.join(&relative);
-        write_whole(&path, jpeg).map_err(|source| SchedulerError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Ok(relative.display().to_string())
-    }
 }
 
 /// Writes the user list next to the spool.
@@ -415,42 +338,4 @@ fn write_users_cache(path: &Path, users: &[User]) -> std::io::Result<()> {
         path,
         &serde_json::to_vec(users).map_err(std::io::Error::other)?,
     )
-}
-
-/// Writes `bytes` to `path` (creating its folder) through a temporary file and a rename, so
-/// readers see the whole old file or the whole new one, never half.
-fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".part");
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path)
-}
-
-/// One user's job on a blocking thread: parse, resolve, decode and count, annotate the busiest
-/// frame. Errors are strings prefixed `source:` when the stream itself is at fault.
-fn count_user(
-    url: &str,
-    options: JobOptions,
-    counter: &dyn PeopleCounter,
-    resolver: &dyn UrlResolver,
-) -> Result<(CountReport, Option<Vec<u8>>), String> {
-    let spec = SourceSpec::parse(url)
-        .and_then(|spec| spec.resolve(resolver))
-        .map_err(|error| format!("source: {error}"))?;
-    let report =
-        run_count_job(spec, options, counter, &mut |_| {}).map_err(|error| error.to_string())?;
-    let jpeg = match &report.busiest {
-        Some(busiest) => match counter.annotated_jpeg(&busiest.image) {
-            Ok(jpeg) => Some(jpeg),
-            Err(error) => {
-                tracing::warn!(%error, "could not annotate the busiest frame");
-                None
-            }
-        },
-        None => None,
-    };
-    Ok((report, jpeg))
 }

@@ -20,10 +20,12 @@ use chrono::{TimeZone, Utc};
 use stream_server::{Fault, LoopbackServer, shared_dir};
 use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
 use image::RgbImage;
-use local_runner::alerts::Alerter;
-use local_runner::csv_log::{self, CSV_HEADER};
-use local_runner::job::{CounterError, PeopleCounter};
-use local_runner::scheduler::{Scheduler, SchedulerConfig, run_id_for};
+use footfall_domain::csv::RESULT_CSV_HEADER as CSV_HEADER;
+use footfall_domain::{Health, RunId, UserId};
+use footfall_job::{CounterError, Counting, PeopleCounter};
+use local_runner::csv_log;
+use local_runner::scheduler::{Scheduler, SchedulerConfig};
+use local_runner::smtp::SmtpNotifier;
 use private_mariadb::PrivateMariaDb;
 use results_store::{NewUser, ResultRecord, Spool, Store};
 
@@ -82,12 +84,15 @@ fn scheduler(store: &Store, counter: Counter, data_dir: &Path) -> (Scheduler, Sc
             sampling: SamplingPolicy::Every(Duration::from_secs(5)),
             ..JobOptions::default()
         },
+        alert_cooldown: chrono::Duration::minutes(10),
     };
     let scheduler = Scheduler::new(
         store.clone(),
-        Arc::new(counter),
-        Arc::new(YtDlpResolver::default()),
-        Alerter::new(None, chrono::Duration::minutes(10)).unwrap(),
+        Counting {
+            counter: Arc::new(counter),
+            resolver: Arc::new(YtDlpResolver::default()),
+        },
+        Arc::new(SmtpNotifier::new(None).unwrap()),
         config.clone(),
     );
     (scheduler, config)
@@ -104,7 +109,8 @@ async fn add_users(store: &Store, url: &str, users: &[&str]) {
 
 /// The run ids of a user's CSV file, checking the header and that every line is whole.
 fn csv_runs(results_dir: &Path, user: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(csv_log::csv_path(results_dir, user)).unwrap_or_default();
+    let user = UserId::parse(user).unwrap();
+    let text = std::fs::read_to_string(csv_log::csv_path(results_dir, &user)).unwrap_or_default();
     if text.is_empty() {
         return Vec::new();
     }
@@ -187,7 +193,7 @@ async fn database_stopped_mid_tick_results_are_spooled_and_stored_once_after_res
     let summary = scheduler.run_tick(first).await.unwrap();
     assert!(summary.outcomes.iter().all(|o| !o.inserted && !o.spooled));
 
-    let expected = [run_id_for(first), run_id_for(second), run_id_for(third)];
+    let expected = [RunId::for_tick(first).to_string(), RunId::for_tick(second).to_string(), RunId::for_tick(third).to_string()];
     for user in users {
         let rows = store.results_for(user).await.unwrap();
         let runs: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
@@ -236,11 +242,11 @@ impl Drop for Tmpfs {
 
 fn record(run_id: &str, source: &str) -> ResultRecord {
     ResultRecord {
-        run_id: run_id.to_string(),
-        user_id: "alice".to_string(),
+        run_id: RunId::parse(run_id).unwrap(),
+        user_id: UserId::parse("alice").unwrap(),
         taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap(),
         people_count: Some(2),
-        health: "ok".to_string(),
+        health: Health::Ok,
         frames: 10,
         source: source.to_string(),
         image_ref: None,
@@ -262,13 +268,13 @@ async fn disk_full_is_a_clear_error_and_never_leaves_half_a_csv_line() {
         csv_log::append_result(&results, &record(&format!("run-{i}"), "http://cam/1")).unwrap();
     }
     let filler = disk.fill();
-    let before = std::fs::read_to_string(csv_log::csv_path(&results, "alice")).unwrap();
+    let before = std::fs::read_to_string(csv_log::csv_path(&results, &UserId::parse("alice").unwrap())).unwrap();
     // A line longer than what is left in the file's last page: part of it could be written.
     let long = format!("http://cam/{}", "x".repeat(20_000));
     let error = csv_log::append_result(&results, &record("run-full", &long)).unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
     assert!(error.to_string().contains("No space left"), "{error}");
-    let after = std::fs::read_to_string(csv_log::csv_path(&results, "alice")).unwrap();
+    let after = std::fs::read_to_string(csv_log::csv_path(&results, &UserId::parse("alice").unwrap())).unwrap();
     assert!(
         after == before,
         "the CSV changed after the failed append: {} bytes before, {} after, ending {:?}",
@@ -297,7 +303,7 @@ async fn disk_full_is_a_clear_error_and_never_leaves_half_a_csv_line() {
     let mut expected = vec!["run-0".to_string(), "run-1".into(), "run-2".into()];
     let runs = csv_runs(&config.results_dir(), "alice");
     if runs.len() == 4 {
-        expected.push(run_id_for(tick));
+        expected.push(RunId::for_tick(tick).to_string());
     }
     assert_eq!(runs, expected);
     for user in ["alice", "bob"] {
@@ -309,7 +315,7 @@ async fn disk_full_is_a_clear_error_and_never_leaves_half_a_csv_line() {
     let next = Utc.with_ymd_and_hms(2026, 11, 28, 13, 1, 0).unwrap();
     let summary = scheduler.run_tick(next).await.unwrap();
     assert!(summary.outcomes.iter().all(|o| o.storage_error.is_none()));
-    expected.push(run_id_for(next));
+    expected.push(RunId::for_tick(next).to_string());
     assert_eq!(csv_runs(&config.results_dir(), "alice"), expected);
     store.close().await;
     drop(disk);

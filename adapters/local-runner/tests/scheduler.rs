@@ -1,6 +1,6 @@
 //! The scheduler end to end on loopback: HLS over a real HTTP server, SQLite, CSV files, images,
-//! and a real SMTP sink (`python3 -m aiosmtpd`, `pip install aiosmtpd`). The people counter is a
-//! stand-in for the detector (this crate does not depend on it); the CLI tests use the real one.
+//! and a real SMTP sink (`python3 -m aiosmtpd`, from scripts/setup.sh). The people counter is a
+//! fixed stand-in for the detector, so counts are known; the CLI tests use the real one.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -8,13 +8,45 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use stream_server::{Fault, LoopbackServer, shared_dir};
+use footfall_domain::sinks::{Delivery, Notifier};
+use footfall_domain::{AlertDecision, Health, UserId};
+use footfall_job::{AlertOutcome, CounterError, Counting, PeopleCounter, Step};
 use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
 use image::RgbImage;
-use local_runner::alerts::{AlertOutcome, Alerter, SmtpSettings};
-use local_runner::job::{CounterError, PeopleCounter};
 use local_runner::scheduler::{Scheduler, SchedulerConfig};
+use local_runner::smtp::{SmtpNotifier, SmtpSettings};
 use results_store::{NewUser, Store};
+use stream_server::{Fault, LoopbackServer, shared_dir};
+
+fn counting(people: usize) -> Counting {
+    Counting {
+        counter: Arc::new(FixedCounter(people)),
+        resolver: Arc::new(YtDlpResolver::default()),
+    }
+}
+
+fn smtp(port: u16) -> Arc<dyn Notifier> {
+    Arc::new(
+        SmtpNotifier::new(Some(SmtpSettings {
+            url: format!("smtp://127.0.0.1:{port}"),
+            from: "footfall@example.com".into(),
+        }))
+        .unwrap(),
+    )
+}
+
+fn config(data_dir: PathBuf) -> SchedulerConfig {
+    SchedulerConfig {
+        data_dir,
+        concurrency: 2,
+        image_retention_days: 7,
+        job_options: JobOptions {
+            sampling: SamplingPolicy::Every(Duration::from_secs(5)),
+            ..JobOptions::default()
+        },
+        alert_cooldown: chrono::Duration::minutes(10),
+    }
+}
 
 /// Counts a fixed number of people per frame and "annotates" by JPEG-encoding the frame.
 struct FixedCounter(usize);
@@ -127,30 +159,8 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
         .unwrap();
     store.disable_user("dave").await.unwrap();
 
-    let alerter = Alerter::new(
-        Some(SmtpSettings {
-            url: format!("smtp://127.0.0.1:{}", sink.port),
-            from: "footfall@example.com".into(),
-        }),
-        chrono::Duration::minutes(10),
-    )
-    .unwrap();
-    let config = SchedulerConfig {
-        data_dir: root.join("data"),
-        concurrency: 2,
-        image_retention_days: 7,
-        job_options: JobOptions {
-            sampling: SamplingPolicy::Every(Duration::from_secs(5)),
-            ..JobOptions::default()
-        },
-    };
-    let scheduler = Scheduler::new(
-        store.clone(),
-        Arc::new(FixedCounter(3)),
-        Arc::new(YtDlpResolver::default()),
-        alerter,
-        config.clone(),
-    );
+    let config = config(root.join("data"));
+    let db_url = format!("sqlite://{}", root.join("footfall.db").display());
 
     // A fake clock: ticks at 12:00, 12:01 (inside alice's cooldown), a re-run of 12:01, and 12:11.
     let ticks = [
@@ -159,8 +169,16 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
         Utc.with_ymd_and_hms(2026, 11, 28, 12, 1, 0).unwrap(),
         Utc.with_ymd_and_hms(2026, 11, 28, 12, 11, 0).unwrap(),
     ];
+    // Each tick in a scheduler of its own, as `run-schedule --once` under cron runs each tick
+    // in a new process: the cooldown must come from the database, not from memory.
     let mut summaries = Vec::new();
     for tick in ticks {
+        let scheduler = Scheduler::new(
+            Store::connect(&db_url).await.unwrap(),
+            counting(3),
+            smtp(sink.port),
+            config.clone(),
+        );
         summaries.push(scheduler.run_tick(tick).await.unwrap());
     }
 
@@ -182,9 +200,11 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
         assert_eq!(rows.len(), 3, "{user}: {rows:?}");
         for row in &rows {
             assert_eq!(
-                (row.health.as_str(), row.people_count, row.frames),
-                ("ok", Some(3), 2)
+                (row.health, row.people_count, row.frames),
+                (Health::Ok, Some(3), 2)
             );
+            // `source` is the stream URL, whichever runtime wrote the row.
+            assert_eq!(row.source, hls);
             let image = config.data_dir.join(row.image_ref.as_deref().unwrap());
             assert!(
                 std::fs::read(&image).unwrap().starts_with(&[0xFF, 0xD8]),
@@ -199,7 +219,7 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
     let carol = store.results_for("carol").await.unwrap();
     assert_eq!(carol.len(), 3);
     assert!(
-        carol.iter().all(|r| r.health == "unavailable"
+        carol.iter().all(|r| r.health == Health::Unavailable
             && r.people_count.is_none()
             && r.image_ref.is_none())
     );
@@ -222,19 +242,23 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
         .iter()
         .map(|s| s.outcomes[0].alert.clone())
         .collect();
-    assert_eq!(alice_alerts[0], Some(AlertOutcome::Sent));
+    let sent = Some(AlertOutcome::Delivered(Delivery::Sent));
+    assert_eq!(alice_alerts[0], sent);
     assert!(matches!(
         alice_alerts[1],
-        Some(AlertOutcome::CoolingDown { .. })
+        Some(AlertOutcome::Skipped(AlertDecision::CoolingDown { .. }))
     ));
     assert_eq!(
         alice_alerts[2], None,
         "re-run tick: no new result, no alert"
     );
-    assert_eq!(alice_alerts[3], Some(AlertOutcome::Sent));
+    assert_eq!(alice_alerts[3], sent);
     assert_eq!(
         summaries[0].outcomes[1].alert,
-        Some(AlertOutcome::BelowThreshold)
+        Some(AlertOutcome::Skipped(AlertDecision::BelowThreshold {
+            people: 3,
+            threshold: 15
+        }))
     );
     let mut messages = sink.messages();
     for _ in 0..50 {
@@ -254,75 +278,69 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
 }
 
 #[tokio::test]
-async fn alerts_without_smtp_are_logged_with_cooldown() {
-    let alerter = Alerter::new(None, chrono::Duration::minutes(5)).unwrap();
-    let at = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
-    let alert = |minute: i64, people: u64| local_runner::alerts::Alert {
-        user_id: "alice",
+async fn alerts_without_smtp_are_log_lines_and_bad_smtp_urls_are_refused() {
+    let notifier = SmtpNotifier::new(None).unwrap();
+    assert!(!notifier.smtp_configured());
+    let record = footfall_domain::ResultRecord {
+        run_id: footfall_domain::RunId::parse("r1").unwrap(),
+        user_id: UserId::parse("alice").unwrap(),
+        taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap(),
+        people_count: Some(11),
+        health: Health::Ok,
+        frames: 1,
+        source: "x".into(),
+        image_ref: None,
+    };
+    let alert = footfall_domain::sinks::Alert {
+        record: &record,
         email: "alice@example.com",
-        people,
+        people: 11,
         threshold: 10,
-        taken_at: at + chrono::Duration::minutes(minute),
-        source: "x",
+        monitored: true,
         jpeg: None,
     };
-    assert_eq!(
-        alerter.consider(&alert(0, 10)).await.unwrap(),
-        AlertOutcome::BelowThreshold
-    );
-    assert_eq!(
-        alerter.consider(&alert(0, 11)).await.unwrap(),
-        AlertOutcome::Logged
-    );
-    assert!(matches!(
-        alerter.consider(&alert(4, 11)).await.unwrap(),
-        AlertOutcome::CoolingDown { .. }
-    ));
-    assert_eq!(
-        alerter.consider(&alert(5, 11)).await.unwrap(),
-        AlertOutcome::Logged
-    );
+    assert_eq!(notifier.notify(alert).await, Ok(Delivery::Logged));
     assert!(
-        Alerter::new(
-            Some(SmtpSettings {
-                url: "nonsense://".into(),
-                from: "a@b".into()
-            }),
-            chrono::Duration::zero()
-        )
+        SmtpNotifier::new(Some(SmtpSettings {
+            url: "nonsense://".into(),
+            from: "a@b".into()
+        }))
         .is_err()
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_delivery_does_not_start_the_cooldown() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("scheduler-nosmtp-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
+        .await
+        .unwrap();
+    let mut alice = NewUser::new("alice", &server.url("people.m3u8"), "alice@example.com");
+    alice.threshold = 2;
+    store.add_user(&alice).await.unwrap();
+    // Nothing listens on this port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let alerter = Alerter::new(
-        Some(SmtpSettings {
-            url: format!("smtp://127.0.0.1:{port}"),
-            from: "footfall@example.com".into(),
-        }),
-        chrono::Duration::minutes(5),
-    )
-    .unwrap();
-    let alert = local_runner::alerts::Alert {
-        user_id: "alice",
-        email: "alice@example.com",
-        people: 20,
-        threshold: 10,
-        taken_at: Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap(),
-        source: "x",
-        jpeg: Some(&[0xFF, 0xD8, 0xFF, 0xD9]),
-    };
-    let first = alerter.consider(&alert).await.unwrap_err();
-    assert!(
-        first.to_string().contains("SMTP delivery failed"),
-        "{first}"
-    );
-    // Still not cooling down: the next tick tries again.
-    assert!(alerter.consider(&alert).await.is_err());
+    let scheduler = Scheduler::new(store.clone(), counting(3), smtp(port), config(root.join("data")));
+    let first = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    for tick in [first, first + chrono::Duration::minutes(1)] {
+        let summary = scheduler.run_tick(tick).await.unwrap();
+        let outcome = &summary.outcomes[0];
+        assert_eq!(outcome.alert, None, "{outcome:?}");
+        match outcome.job.step("notify") {
+            Some(Step::Failed(error)) => assert!(error.contains("SMTP delivery failed"), "{error}"),
+            other => panic!("notify step: {other:?}"),
+        }
+        // Not cooling down: the next tick tries again.
+        let alice = UserId::parse("alice").unwrap();
+        assert_eq!(store.last_alert(&alice).await.unwrap(), None);
+    }
+    std::fs::remove_dir_all(&root).ok();
 }

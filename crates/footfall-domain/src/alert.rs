@@ -74,7 +74,9 @@ pub fn decide(input: AlertInput) -> AlertDecision {
         let since = input.taken_at.signed_duration_since(last);
         if since.abs() < input.cooldown {
             return AlertDecision::CoolingDown {
-                until: last + input.cooldown,
+                until: last
+                    .checked_add_signed(input.cooldown)
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC),
             };
         }
     }

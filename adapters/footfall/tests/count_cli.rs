@@ -7,8 +7,8 @@ use clap::Parser;
 use frame_source::YtDlpResolver;
 use stream_server::{Fault, LoopbackServer, shared_dir};
 use image::RgbImage;
-use local_runner::cli::{CliError, CountArgs, RunScheduleArgs, run_count, run_schedule};
-use local_runner::job::{CounterError, PeopleCounter};
+use footfall::cli::{CliError, CountArgs, RunScheduleArgs, run_count, run_schedule};
+use footfall_job::{CounterError, PeopleCounter};
 
 /// People = the sample's second (0..9), read back from the frame order.
 struct SecondsCounter(std::sync::atomic::AtomicUsize);

@@ -1,7 +1,7 @@
 //! `footfall users ...` behaviour on a real SQLite file.
 
 use clap::Parser;
-use local_runner::cli::{CliError, UsersArgs, run_users};
+use footfall::cli::{CliError, UsersArgs, run_users};
 
 #[derive(Parser)]
 struct Cli {

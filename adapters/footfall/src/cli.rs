@@ -1,15 +1,15 @@
-//! Command-line pieces shared by the `footfall` subcommands `count`, `users` and `run-schedule`
-//! (clap argument groups and their behaviour), independent of the detector.
+//! The `footfall` subcommands `count`, `users` and `run-schedule`: clap argument groups and
+//! their behaviour, over any [`PeopleCounter`] (the detector in the binary, a fixed counter in
+//! tests).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use footfall_job::{CountError, CountReport, Counting, PeopleCounter, count_stream};
 use frame_source::{JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth, UrlResolver};
 use results_store::{NewUser, Store, StoreError, User};
-
-use crate::job::{CountReport, JobError, PeopleCounter, run_count_job};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -20,7 +20,7 @@ pub enum CliError {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     #[error(transparent)]
-    Job(#[from] JobError),
+    Count(#[from] CountError),
     #[error(transparent)]
     Source(#[from] frame_source::FrameSourceError),
 }
@@ -178,7 +178,7 @@ pub fn run_count(
         bar
     });
     let mut lines = Vec::new();
-    let report = run_count_job(spec, options, counter, &mut |samples| {
+    let report = count_stream(spec, options, counter, &mut |samples| {
         for sample in samples {
             if !args.json {
                 lines.push(format!("t={:>8.2}s  people={}", sample.t, sample.people));
@@ -208,7 +208,7 @@ pub fn run_count(
         (Some(dir), Some(busiest)) => {
             let jpeg = counter
                 .annotated_jpeg(&busiest.image)
-                .map_err(|err| CliError::Job(JobError::Counter(err)))?;
+                .map_err(|err| CliError::Count(CountError::Counter(err)))?;
             std::fs::create_dir_all(dir)?;
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
             let path = dir.join(format!(
@@ -234,9 +234,9 @@ pub fn run_count(
             "health={} frames={} max={} median={} p90={}",
             report.health,
             report.frames(),
-            show(report.max),
-            show(report.median),
-            show(report.p90)
+            show(report.summary.max),
+            show(report.summary.median),
+            show(report.summary.p90)
         )?;
         if let Some(error) = &report.stream.error {
             writeln!(out, "stream: {error}")?;
@@ -296,21 +296,17 @@ pub async fn run_schedule(
     resolver: std::sync::Arc<dyn UrlResolver>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    use crate::alerts::{Alerter, SmtpSettings};
-    use crate::schedule::Schedule;
-    use crate::scheduler::{Scheduler, SchedulerConfig};
+    use footfall_domain::schedule::Schedule;
+    use local_runner::scheduler::{Scheduler, SchedulerConfig};
+    use local_runner::smtp::{SmtpNotifier, SmtpSettings};
 
     let schedule = Schedule::parse(&args.cron).map_err(|err| CliError::Usage(err.to_string()))?;
     let smtp = args.smtp_url.as_ref().map(|url| SmtpSettings {
         url: url.clone(),
         from: args.smtp_from.clone(),
     });
-    let alerter = Alerter::new(
-        smtp,
-        chrono::Duration::from_std(args.cooldown).unwrap_or(chrono::Duration::MAX),
-    )
-    .map_err(|err| CliError::Usage(err.to_string()))?;
-    if !alerter.smtp_configured() {
+    let notifier = SmtpNotifier::new(smtp).map_err(|err| CliError::Usage(err.to_string()))?;
+    if !notifier.smtp_configured() {
         tracing::warn!(
             "no SMTP server configured (--smtp-url / FOOTFALL_SMTP_URL): alerts will be log lines"
         );
@@ -325,8 +321,15 @@ pub async fn run_schedule(
             limits: args.limits.limits(),
             ..JobOptions::default()
         },
+        alert_cooldown: chrono::Duration::from_std(args.cooldown)
+            .unwrap_or(chrono::Duration::MAX),
     };
-    let scheduler = Scheduler::new(store.clone(), counter, resolver, alerter, config);
+    let scheduler = Scheduler::new(
+        store.clone(),
+        Counting { counter, resolver },
+        std::sync::Arc::new(notifier),
+        config,
+    );
     let result = if args.once {
         match scheduler.run_tick(chrono::Utc::now()).await {
             Ok(summary) => {
