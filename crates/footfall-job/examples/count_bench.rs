@@ -1,6 +1,6 @@
 //! Throughput of a count job with the real detector: decode + detect, and where the time goes.
 //!
-//! `cargo run --release -p local-runner --features detector --example count_bench [SOURCE] [EVERY_NTH] [BATCH]`
+//! `cargo run --release -p footfall-job --features detector --example count_bench [SOURCE] [EVERY_NTH] [BATCH]`
 //! (SOURCE defaults to the shared 10 s mp4; weights from FOOTFALL_SHARED or ../shared.)
 
 use std::time::Instant;
@@ -8,8 +8,8 @@ use std::time::Instant;
 use detector_core::{Detector, DetectorConfig};
 use stream_server::shared_dir;
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec};
-use local_runner::detector::DetectorCounter;
-use local_runner::job::run_count_job;
+use footfall_job::detector::DetectorCounter;
+use footfall_job::count_stream;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shared = shared_dir()?;
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..JobOptions::default()
     };
     let started = Instant::now();
-    let report = run_count_job(SourceSpec::parse(&source)?, options, &counter, &mut |_| {})?;
+    let report = count_stream(SourceSpec::parse(&source)?, options, &counter, &mut |_| {})?;
     let wall = started.elapsed().as_secs_f64();
     let stream = &report.stream;
     println!(
@@ -49,9 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         report.frames(),
         wall,
         report.frames() as f64 / wall,
-        report.max,
-        report.median,
-        report.p90
+        report.summary.max,
+        report.summary.median,
+        report.summary.p90
     );
     println!(
         "decode thread: demux+decode {:.2} s, RGB {:.2} s | consumer: inference {:.2} s, waiting for frames {:.2} s",

@@ -5,8 +5,8 @@ use clap::Parser;
 use detector_core::{Detector, DetectorConfig};
 use frame_source::YtDlpResolver;
 use stream_server::{Fault, LoopbackServer, shared_dir};
-use local_runner::cli::{CountArgs, run_count};
-use local_runner::detector::DetectorCounter;
+use footfall::cli::{CountArgs, run_count};
+use footfall_job::detector::DetectorCounter;
 
 #[derive(Parser)]
 struct Count {
