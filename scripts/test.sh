@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# The test command of README.md: installs what is missing, runs every Rust test (release
-# profile only, so Burn is compiled once), then checks `footfall detect --json` against the
-# reference golden outputs with the reference tool, on the CPU and on wgpu, lints the deployment
-# template and runs the AWS end-to-end flow against servers started on loopback.
+# The test command of README.md (and of CI, through .ci/run): installs what is missing
+# (scripts/setup.sh), builds everything, runs every Rust test (release profile only, so Burn is
+# compiled once), lints the deployment template, runs the AWS end-to-end flow against servers started on loopback, then
+# checks `footfall detect --json` against the reference golden outputs with the reference tool,
+# on the CPU and on wgpu.
+#
+# Builds go where `cargo run` puts them (scripts/env.sh: CARGO_TARGET_DIR, else ./target), so
+# the README's `cargo run --release -p footfall` and this script reuse each other's build. CI
+# (.ci/run) exports a persistent CARGO_TARGET_DIR outside the clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/env.sh
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 if [ ! -f "$FOOTFALL_SHARED/weights/yolox_nano.onnx" ]; then
   echo "test data missing: set FOOTFALL_SHARED to the shared data folder (weights/, images/, golden/ ...)" >&2
@@ -15,6 +19,8 @@ if [ ! -f "$FOOTFALL_SHARED/weights/yolox_nano.onnx" ]; then
 fi
 
 scripts/setup.sh
+CARGO_TARGET_DIR="$(footfall_target_dir)"
+export CARGO_TARGET_DIR
 
 cargo build --release --workspace --all-targets
 cargo test --release --workspace
