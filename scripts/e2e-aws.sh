@@ -13,13 +13,16 @@
 # Last line: `e2e tasks=N rows=N csv_lines=N notifications=N` (counts observed in ECS, MySQL, S3
 # and SNS). Exit status 0 only when tasks=2 rows=2 csv_lines=2 notifications>=1.
 #
-# Needs: moto_server (pip install 'moto[server]'), aws CLI, cargo-lambda (pip install cargo-lambda
-# ziglang), MariaDB at 127.0.0.1:3306 (root, no password; started if down), ../shared.
+# Needs: moto_server, aws CLI, cargo-lambda + ziglang (all in the venv made by scripts/setup.sh,
+# see scripts/env.sh), MariaDB at 127.0.0.1:3306 (root, no password; started if down), ../shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-shared="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
+. scripts/env.sh
+footfall_need_venv
+CARGO_TARGET_DIR="$(footfall_target_dir)"
+export CARGO_TARGET_DIR
+shared="$FOOTFALL_SHARED"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL || true

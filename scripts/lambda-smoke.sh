@@ -12,8 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-shared="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
+. scripts/env.sh
+footfall_need_venv
+CARGO_TARGET_DIR="$(footfall_target_dir)"
+export CARGO_TARGET_DIR
+shared="$FOOTFALL_SHARED"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 unset AWS_PROFILE AWS_ENDPOINT_URL || true

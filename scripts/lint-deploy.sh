@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Validates deploy/template.yaml with cfn-lint (PyPI: pip install cfn-lint), and checks that the
+# Validates deploy/template.yaml with cfn-lint (in the venv of scripts/setup.sh), and checks that the
 # lint really catches mistakes (a copy with a broken reference must fail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v cfn-lint >/dev/null || { echo "cfn-lint missing: pip install cfn-lint" >&2; exit 2; }
+. scripts/env.sh
+command -v cfn-lint >/dev/null || { echo "cfn-lint missing: run scripts/setup.sh (it installs it into $FOOTFALL_VENV)" >&2; exit 2; }
 cfn-lint deploy/template.yaml
 echo "cfn-lint: deploy/template.yaml OK"
 

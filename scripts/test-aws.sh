@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Tests of the AWS adapters against real servers on loopback.
 #
-# Starts moto_server (pip install 'moto[server]') on a free 127.0.0.1 port, runs the tests of
+# Starts moto_server (from the venv of scripts/setup.sh, see scripts/env.sh) on a free 127.0.0.1 port, runs the tests of
 # payloads, aws-testkit, controller-lambda, notify-lambda and fargate-task against it
 # (FOOTFALL_MOTO_URL), lints the deployment template, and stops the server again.
 # Without FOOTFALL_MOTO_URL the tests start their own moto_server per test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
+. scripts/env.sh
+footfall_need_venv
+CARGO_TARGET_DIR="$(footfall_target_dir)"
+export CARGO_TARGET_DIR
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)

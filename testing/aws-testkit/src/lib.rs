@@ -6,6 +6,7 @@
 //! ([`unique`]) because tests share one server.
 
 use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,31 @@ pub struct Moto {
     pub endpoint: String,
     child: Option<Child>,
     http: reqwest::Client,
+}
+
+/// The `moto_server` program to run: `$MOTO_SERVER` if set, else the one in the virtualenv of
+/// `scripts/setup.sh` (`$FOOTFALL_VENV/bin`, else `${XDG_CACHE_HOME:-~/.cache}/footfall-venv/bin`),
+/// else `moto_server` from `PATH`. So a plain `cargo test` finds it without the venv on `PATH`.
+pub fn moto_server_program() -> PathBuf {
+    if let Some(p) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let venvs = [
+        env_dir("FOOTFALL_VENV"),
+        env_dir("XDG_CACHE_HOME").map(|c| c.join("footfall-venv")),
+        env_dir("HOME").map(|h| h.join(".cache/footfall-venv")),
+    ];
+    venvs
+        .into_iter()
+        .flatten()
+        .map(|venv| venv.join("bin/moto_server"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("moto_server"))
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -72,13 +98,19 @@ impl Moto {
     pub async fn start_private() -> Moto {
         let http = reqwest::Client::new();
         let port = free_port();
-        let bin = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-        let child = Command::new(bin)
+        let bin = moto_server_program();
+        let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("moto_server must be installed (pip install 'moto[server]')");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start moto_server ({}): {e}; run scripts/setup.sh, which installs it \
+                     into the virtualenv $FOOTFALL_VENV (default ~/.cache/footfall-venv)",
+                    bin.display()
+                )
+            });
         let m = Moto {
             endpoint: format!("http://127.0.0.1:{port}"),
             child: Some(child),
