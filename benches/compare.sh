@@ -10,6 +10,7 @@
 # Usage: benches/compare.sh [cpu|flex|ndarray|wgpu]   (env: ROUNDS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/env.sh
 backend="${1:-cpu}"
 rounds="${ROUNDS:-3}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"

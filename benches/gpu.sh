@@ -7,6 +7,7 @@
 #                            caches, then warm) and writes the JSON lines to OUT/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/env.sh
 case "${1:-}" in
   prepare)
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"

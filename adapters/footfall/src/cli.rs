@@ -321,8 +321,7 @@ pub async fn run_schedule(
             limits: args.limits.limits(),
             ..JobOptions::default()
         },
-        alert_cooldown: chrono::Duration::from_std(args.cooldown)
-            .unwrap_or(chrono::Duration::MAX),
+        alert_cooldown: chrono::Duration::from_std(args.cooldown).unwrap_or(chrono::Duration::MAX),
     };
     let scheduler = Scheduler::new(
         store.clone(),

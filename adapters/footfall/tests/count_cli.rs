@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use clap::Parser;
-use frame_source::YtDlpResolver;
-use stream_server::{Fault, LoopbackServer, shared_dir};
-use image::RgbImage;
 use footfall::cli::{CliError, CountArgs, RunScheduleArgs, run_count, run_schedule};
 use footfall_job::{CounterError, PeopleCounter};
+use frame_source::YtDlpResolver;
+use image::RgbImage;
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 /// People = the sample's second (0..9), read back from the frame order.
 struct SecondsCounter(std::sync::atomic::AtomicUsize);

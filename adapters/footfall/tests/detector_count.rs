@@ -3,10 +3,10 @@
 
 use clap::Parser;
 use detector_core::{Detector, DetectorConfig};
-use frame_source::YtDlpResolver;
-use stream_server::{Fault, LoopbackServer, shared_dir};
 use footfall::cli::{CountArgs, run_count};
 use footfall_job::detector::DetectorCounter;
+use frame_source::YtDlpResolver;
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 #[derive(Parser)]
 struct Count {

@@ -85,10 +85,7 @@ impl CsvLog for CsvFiles {
                 .map(|(_, appended)| appended)
                 // Disk full or an unwritable folder will not fix itself within a job.
                 .map_err(|e| {
-                    SinkError::permanent(
-                        "csv",
-                        format!("{}: {e}", self.results_dir.display()),
-                    )
+                    SinkError::permanent("csv", format!("{}: {e}", self.results_dir.display()))
                 })
         })
     }
@@ -142,7 +139,10 @@ mod tests {
         assert_eq!(lines.len(), 1 + 8 * 50);
         assert_eq!(text.matches(RESULT_CSV_HEADER).count(), 1);
         for line in &lines[1..] {
-            assert!(line.starts_with("run-") && line.ends_with("\"\","), "torn line: {line}");
+            assert!(
+                line.starts_with("run-") && line.ends_with("\"\","),
+                "torn line: {line}"
+            );
         }
     }
 }

@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use footfall_domain::schedule::Schedule;
 use footfall_domain::sinks::{Notifier, Stored};
 use footfall_domain::{ResultRecord, RunId, UserId};
-use footfall_job::{AlertOutcome, Counting, JobOutcome, JobPolicy, JobRequest, JobSinks, Step, run_job};
+use footfall_job::{
+    AlertOutcome, Counting, JobOutcome, JobPolicy, JobRequest, JobSinks, Step, run_job,
+};
 use footfall_runtime::Backoff;
 use frame_source::JobOptions;
 use results_store::{FlushReport, Spool, Store, User};
@@ -329,7 +331,6 @@ impl Scheduler {
             }
         }
     }
-
 }
 
 /// Writes the user list next to the spool.

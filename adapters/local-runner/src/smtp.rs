@@ -26,7 +26,6 @@ pub struct SmtpSettings {
     pub from: String,
 }
 
-
 /// Alert emails through SMTP, or `WARN` log lines when no server is configured. The
 /// threshold and cooldown are the job's business (footfall-job); this only delivers.
 pub struct SmtpNotifier {

@@ -17,17 +17,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use stream_server::{Fault, LoopbackServer, shared_dir};
-use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
-use image::RgbImage;
 use footfall_domain::csv::RESULT_CSV_HEADER as CSV_HEADER;
 use footfall_domain::{Health, RunId, UserId};
 use footfall_job::{CounterError, Counting, PeopleCounter};
+use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
+use image::RgbImage;
 use local_runner::csv_log;
 use local_runner::scheduler::{Scheduler, SchedulerConfig};
 use local_runner::smtp::SmtpNotifier;
 use private_mariadb::PrivateMariaDb;
 use results_store::{NewUser, ResultRecord, Spool, Store};
+use stream_server::{Fault, LoopbackServer, shared_dir};
 
 /// Counts `people` per frame; the first call stops the database server, if one is given (the
 /// outage then starts while the tick's jobs run, after the user list was read).
@@ -193,7 +193,11 @@ async fn database_stopped_mid_tick_results_are_spooled_and_stored_once_after_res
     let summary = scheduler.run_tick(first).await.unwrap();
     assert!(summary.outcomes.iter().all(|o| !o.inserted && !o.spooled));
 
-    let expected = [RunId::for_tick(first).to_string(), RunId::for_tick(second).to_string(), RunId::for_tick(third).to_string()];
+    let expected = [
+        RunId::for_tick(first).to_string(),
+        RunId::for_tick(second).to_string(),
+        RunId::for_tick(third).to_string(),
+    ];
     for user in users {
         let rows = store.results_for(user).await.unwrap();
         let runs: Vec<&str> = rows.iter().map(|r| r.run_id.as_str()).collect();
@@ -268,13 +272,21 @@ async fn disk_full_is_a_clear_error_and_never_leaves_half_a_csv_line() {
         csv_log::append_result(&results, &record(&format!("run-{i}"), "http://cam/1")).unwrap();
     }
     let filler = disk.fill();
-    let before = std::fs::read_to_string(csv_log::csv_path(&results, &UserId::parse("alice").unwrap())).unwrap();
+    let before = std::fs::read_to_string(csv_log::csv_path(
+        &results,
+        &UserId::parse("alice").unwrap(),
+    ))
+    .unwrap();
     // A line longer than what is left in the file's last page: part of it could be written.
     let long = format!("http://cam/{}", "x".repeat(20_000));
     let error = csv_log::append_result(&results, &record("run-full", &long)).unwrap_err();
     assert_eq!(error.kind(), std::io::ErrorKind::StorageFull, "{error}");
     assert!(error.to_string().contains("No space left"), "{error}");
-    let after = std::fs::read_to_string(csv_log::csv_path(&results, &UserId::parse("alice").unwrap())).unwrap();
+    let after = std::fs::read_to_string(csv_log::csv_path(
+        &results,
+        &UserId::parse("alice").unwrap(),
+    ))
+    .unwrap();
     assert!(
         after == before,
         "the CSV changed after the failed append: {} bytes before, {} after, ending {:?}",

@@ -75,7 +75,7 @@ impl SmtpSink {
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("python3")
+        let child = Command::new(testdata::venv_tool("python3"))
             .args([
                 "-m",
                 "aiosmtpd",
@@ -218,11 +218,9 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
     }
     let carol = store.results_for("carol").await.unwrap();
     assert_eq!(carol.len(), 3);
-    assert!(
-        carol.iter().all(|r| r.health == Health::Unavailable
-            && r.people_count.is_none()
-            && r.image_ref.is_none())
-    );
+    assert!(carol.iter().all(|r| r.health == Health::Unavailable
+        && r.people_count.is_none()
+        && r.image_ref.is_none()));
     let carol_csv = std::fs::read_to_string(config.results_dir().join("carol.csv")).unwrap();
     assert!(
         carol_csv
@@ -328,7 +326,12 @@ async fn failed_delivery_does_not_start_the_cooldown() {
         .local_addr()
         .unwrap()
         .port();
-    let scheduler = Scheduler::new(store.clone(), counting(3), smtp(port), config(root.join("data")));
+    let scheduler = Scheduler::new(
+        store.clone(),
+        counting(3),
+        smtp(port),
+        config(root.join("data")),
+    );
     let first = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
     for tick in [first, first + chrono::Duration::minutes(1)] {
         let summary = scheduler.run_tick(tick).await.unwrap();

@@ -19,8 +19,8 @@ pub use spool::{FlushReport, Spool};
 /// The migrations in `adapters/results-store/migrations`, embedded at build time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub use footfall_domain::{DEFAULT_THRESHOLD, MAX_USER_ID_LEN, ResultRecord};
 use footfall_domain::sinks::{BoxFuture, SinkError, Stored};
+pub use footfall_domain::{DEFAULT_THRESHOLD, MAX_USER_ID_LEN, ResultRecord};
 use footfall_domain::{Health, RunId, UserId};
 
 #[derive(Debug, thiserror::Error)]
@@ -428,10 +428,12 @@ impl Store {
     /// When the last alert for `user_id` went out (the `alert_cooldown` table).
     pub async fn last_alert(&self, user_id: &UserId) -> Result<Option<DateTime<Utc>>> {
         let sql = "SELECT last_alert_at FROM alert_cooldown WHERE user_id = ?";
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, DateTime<Utc>>(sql)
+        Ok(
+            on_pool!(self, pool => sqlx::query_scalar::<_, DateTime<Utc>>(sql)
             .bind(user_id.as_str())
             .fetch_optional(pool)
-            .await)?)
+            .await)?,
+        )
     }
 
     /// Records that an alert for `user_id` went out for the result taken at `at`. Kept in the

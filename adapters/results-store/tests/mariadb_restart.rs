@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use private_mariadb::PrivateMariaDb;
 use footfall_domain::{Health, RunId, UserId};
+use private_mariadb::PrivateMariaDb;
 use results_store::{FlushReport, ResultRecord, Spool, Store};
 
 fn record(run_id: &str, people: u32) -> ResultRecord {

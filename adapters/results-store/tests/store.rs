@@ -141,7 +141,10 @@ async fn exercise(store: &Store) {
     // One user-id rule: ids the AWS payloads refuse are refused here too.
     for bad in ["-x", "a..b"] {
         let user = NewUser::new(bad, "http://127.0.0.1:8000/p.m3u8", "x@example.com");
-        assert!(store.add_user(&user).await.unwrap_err().is_invalid_input(), "{bad}");
+        assert!(
+            store.add_user(&user).await.unwrap_err().is_invalid_input(),
+            "{bad}"
+        );
     }
 }
 

@@ -88,7 +88,9 @@ mod tests {
     use super::*;
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -97,7 +99,16 @@ mod tests {
         let t0 = at("2026-11-30T10:00:00Z");
         let cases: &[(Option<u32>, u32, bool, Option<&str>, AlertDecision)] = &[
             (None, 5, true, None, AlertDecision::NoData),
-            (Some(5), 5, true, None, AlertDecision::BelowThreshold { people: 5, threshold: 5 }),
+            (
+                Some(5),
+                5,
+                true,
+                None,
+                AlertDecision::BelowThreshold {
+                    people: 5,
+                    threshold: 5,
+                },
+            ),
             (Some(6), 5, false, None, AlertDecision::MonitoringOff),
             (Some(6), 5, true, None, AlertDecision::Send),
             (
@@ -105,16 +116,26 @@ mod tests {
                 5,
                 true,
                 Some("2026-11-30T09:30:00Z"),
-                AlertDecision::CoolingDown { until: at("2026-11-30T10:30:00Z") },
+                AlertDecision::CoolingDown {
+                    until: at("2026-11-30T10:30:00Z"),
+                },
             ),
-            (Some(6), 5, true, Some("2026-11-30T09:00:00Z"), AlertDecision::Send),
+            (
+                Some(6),
+                5,
+                true,
+                Some("2026-11-30T09:00:00Z"),
+                AlertDecision::Send,
+            ),
             // A later alert already went out (results out of order): still within the window.
             (
                 Some(6),
                 5,
                 true,
                 Some("2026-11-30T10:20:00Z"),
-                AlertDecision::CoolingDown { until: at("2026-11-30T11:20:00Z") },
+                AlertDecision::CoolingDown {
+                    until: at("2026-11-30T11:20:00Z"),
+                },
             ),
         ];
         for (people, threshold, monitored, last, expected) in cases {
@@ -126,7 +147,10 @@ mod tests {
                 last_alert: last.map(at),
                 cooldown: hour,
             });
-            assert_eq!(&got, expected, "{people:?} {threshold} {monitored} {last:?}");
+            assert_eq!(
+                &got, expected,
+                "{people:?} {threshold} {monitored} {last:?}"
+            );
         }
     }
 }

@@ -104,7 +104,10 @@ mod tests {
             assert_eq!(Health::parse(h.as_str()), Some(h));
             assert_eq!(serde_json::to_string(&h).unwrap(), format!("\"{h}\""));
         }
-        assert_eq!(StreamHealth::parse("ended_early"), Some(StreamHealth::EndedEarly));
+        assert_eq!(
+            StreamHealth::parse("ended_early"),
+            Some(StreamHealth::EndedEarly)
+        );
         assert_eq!(StreamHealth::parse("error"), None);
     }
 }

@@ -31,7 +31,9 @@ fn refuse(kind: &'static str, value: &str, reason: impl Into<String>) -> IdError
 
 /// A user id: 1..=64 characters of `A-Z a-z 0-9 _ - . @`, not starting with `.` or `-` and
 /// without `..`, so it is safe as a file name, a path segment and a command-line argument.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct UserId(String);
 
@@ -71,7 +73,9 @@ impl UserId {
 
 /// A run id: 1..=64 characters of `A-Z a-z 0-9 _ - . :`. With the user id it identifies one
 /// result, so a retried run stores nothing twice.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct RunId(String);
 
@@ -164,8 +168,19 @@ mod tests {
         // `-x` and `a..b` were accepted by the results store and refused by the AWS payloads:
         // a user added with `footfall users add` could then fail every AWS run. One rule now.
         for bad in [
-            "", "../etc", "a/b", "..", ".hidden", "-x", "a..b", "a\u{0}b", "a\nb", "ü", "a b",
-            "a\\b", &"a".repeat(65),
+            "",
+            "../etc",
+            "a/b",
+            "..",
+            ".hidden",
+            "-x",
+            "a..b",
+            "a\u{0}b",
+            "a\nb",
+            "ü",
+            "a b",
+            "a\\b",
+            &"a".repeat(65),
         ] {
             let err = UserId::parse(bad).unwrap_err();
             assert_eq!(err.kind, "user id", "{bad:?}");

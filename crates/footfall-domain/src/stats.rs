@@ -60,7 +60,10 @@ mod tests {
         assert_eq!(median(&[4, 1, 3]), Some(3));
         assert_eq!(median(&[]), None);
         let s = CountSummary::of(&[0, 3, 1, 4]);
-        assert_eq!((s.frames, s.max, s.median, s.p90), (4, Some(4), Some(1), Some(4)));
+        assert_eq!(
+            (s.frames, s.max, s.median, s.p90),
+            (4, Some(4), Some(1), Some(4))
+        );
         assert_eq!(CountSummary::of(&[]).max, None);
     }
 }

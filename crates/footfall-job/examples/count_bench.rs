@@ -6,10 +6,10 @@
 use std::time::Instant;
 
 use detector_core::{Detector, DetectorConfig};
-use stream_server::shared_dir;
-use frame_source::{JobOptions, SamplingPolicy, SourceSpec};
-use footfall_job::detector::DetectorCounter;
 use footfall_job::count_stream;
+use footfall_job::detector::DetectorCounter;
+use frame_source::{JobOptions, SamplingPolicy, SourceSpec};
+use stream_server::shared_dir;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shared = shared_dir()?;

@@ -16,8 +16,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use footfall_domain::sinks::{
-    Alert, Appended, Callback, CooldownStore, CsvLog, Delivery, Notifier, PictureStore,
-    ResultSink, SinkError, Stored,
+    Alert, Appended, Callback, CooldownStore, CsvLog, Delivery, Notifier, PictureStore, ResultSink,
+    SinkError, Stored,
 };
 use footfall_domain::{AlertDecision, AlertInput, Health, ResultRecord, RunId, UserId};
 use footfall_runtime::retry::{Backoff, Failure, log_failure, retry};
@@ -147,7 +147,10 @@ pub async fn run_job(
     let (count, jpeg) = count_with_retries(request, counting, policy).await;
     let (people, frames, health, error) = match &count {
         Ok(report) => (
-            report.summary.max.map(|n| n.min(footfall_domain::MAX_PEOPLE as usize) as u32),
+            report
+                .summary
+                .max
+                .map(|n| n.min(footfall_domain::MAX_PEOPLE as usize) as u32),
             u32::try_from(report.frames()).unwrap_or(u32::MAX),
             Health::from(report.health),
             report.stream.error.as_ref().map(|e| e.to_string()),
@@ -335,7 +338,9 @@ async fn count_with_retries(
         Ok((report, jpeg)) => (Ok(report), jpeg),
         Err(Attempt::NoFrames(last)) => (Ok(last.0), last.1),
         Err(Attempt::Failed(error)) => (Err((error.health(), error.to_string())), None),
-        Err(Attempt::Crashed(error)) => (Err((Health::Error, format!("job crashed: {error}"))), None),
+        Err(Attempt::Crashed(error)) => {
+            (Err((Health::Error, format!("job crashed: {error}"))), None)
+        }
     }
 }
 
@@ -436,7 +441,11 @@ async fn alert(
                 "cooldown",
                 sink_retryable,
                 log_sink_failure,
-                |_| sinks.cooldown.record_alert(&request.user_id, record.taken_at),
+                |_| {
+                    sinks
+                        .cooldown
+                        .record_alert(&request.user_id, record.taken_at)
+                },
             )
             .await
             {

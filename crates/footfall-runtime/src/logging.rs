@@ -25,7 +25,8 @@ pub enum LogTarget {
 }
 
 /// Burn's GPU runtime logs every autotune step at info; keep those out unless asked for.
-pub const QUIET_GPU: &str = "cubecl_runtime=warn,cubecl_wgpu=warn,wgpu_core=warn,wgpu_hal=warn,naga=warn";
+pub const QUIET_GPU: &str =
+    "cubecl_runtime=warn,cubecl_wgpu=warn,wgpu_core=warn,wgpu_hal=warn,naga=warn";
 
 /// Installs the global subscriber. A second call does nothing (tests may call it twice).
 pub fn init(format: LogFormat, target: LogTarget, verbose: bool) {

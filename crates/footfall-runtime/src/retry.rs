@@ -174,10 +174,16 @@ mod tests {
     #[tokio::test]
     async fn permanent_errors_stop_at_once_and_attempts_run_out() {
         let n = AtomicU32::new(0);
-        let r: Result<(), _> = retry(&fast(5), "x", |_: &&str| false, |_| {}, |_| async {
-            n.fetch_add(1, Ordering::SeqCst);
-            Err("400")
-        })
+        let r: Result<(), _> = retry(
+            &fast(5),
+            "x",
+            |_: &&str| false,
+            |_| {},
+            |_| async {
+                n.fetch_add(1, Ordering::SeqCst);
+                Err("400")
+            },
+        )
         .await;
         assert_eq!(r, Err("400"));
         assert_eq!(n.load(Ordering::SeqCst), 1);

@@ -34,22 +34,7 @@ pub fn moto_server_program() -> PathBuf {
     if let Some(p) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let env_dir = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let venvs = [
-        env_dir("FOOTFALL_VENV"),
-        env_dir("XDG_CACHE_HOME").map(|c| c.join("footfall-venv")),
-        env_dir("HOME").map(|h| h.join(".cache/footfall-venv")),
-    ];
-    venvs
-        .into_iter()
-        .flatten()
-        .map(|venv| venv.join("bin/moto_server"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| PathBuf::from("moto_server"))
+    testdata::venv_tool("moto_server")
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -53,3 +53,25 @@ pub fn read(relative: impl AsRef<Path>) -> Vec<u8> {
     std::fs::read(&path)
         .unwrap_or_else(|e| panic!("cannot read shared test data {}: {e}", path.display()))
 }
+
+/// A test-only tool (`python3`, `moto_server`, ...) from the virtualenv that `scripts/setup.sh`
+/// fills (`$FOOTFALL_VENV/bin`, else `${XDG_CACHE_HOME:-~/.cache}/footfall-venv/bin`), else the
+/// bare name for a `PATH` lookup. So a plain `cargo test` finds the tools without the venv on
+/// `PATH` (Debian's own Python has none of them and refuses to install them system-wide).
+pub fn venv_tool(name: &str) -> PathBuf {
+    let env_dir = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    [
+        env_dir("FOOTFALL_VENV"),
+        env_dir("XDG_CACHE_HOME").map(|c| c.join("footfall-venv")),
+        env_dir("HOME").map(|h| h.join(".cache/footfall-venv")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|venv| venv.join("bin").join(name))
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| PathBuf::from(name))
+}
