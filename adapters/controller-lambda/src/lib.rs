@@ -17,6 +17,8 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, KeyValuePair,
     LaunchType, NetworkConfiguration, TaskOverride,
 };
+use footfall_runtime::env::{ALLOW_PRIVATE_STREAMS, ConfigError, Env};
+use footfall_runtime::retry::{Backoff, log_failure, retry};
 use payloads::{ControllerEvent, PayloadError, Source, TaskPayload, UserConfig, ValidationPolicy};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -68,38 +70,28 @@ pub struct ControllerConfig {
 
 impl ControllerConfig {
     pub fn from_env() -> Result<Self, ControllerError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_config(&Env::process())
     }
 
     /// Build from any key lookup (the environment in production, a map in tests).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ControllerError> {
-        let req = |k: &str| {
-            get(k)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| ControllerError::Config(format!("{k} is not set")))
-        };
+        Self::from_config(&Env::new(get))
+    }
+
+    /// Build from a configuration view (the one parser of every footfall binary).
+    pub fn from_config(env: &Env<'_>) -> Result<Self, ControllerError> {
+        let cfg = |e: ConfigError| ControllerError::Config(e.to_string());
+        let req = |k: &str| env.req(k).map_err(cfg);
+        // Required lists: set, with at least one item.
         let list = |k: &str| -> Result<Vec<String>, ControllerError> {
-            Ok(req(k)?
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect())
+            req(k)?;
+            Ok(env.list(k))
         };
-        let flag = |k: &str| {
-            get(k)
-                .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
-                .unwrap_or(false)
-        };
-        let num = |k: &str, d: u64| -> Result<u64, ControllerError> {
-            match get(k) {
-                None => Ok(d),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| ControllerError::Config(format!("{k} must be a number"))),
-            }
-        };
-        let launch_type = get("TASK_LAUNCH_TYPE").unwrap_or_else(|| "FARGATE".into());
+        let flag = |k: &str| env.flag(k).map_err(cfg);
+        let num = |k: &str, d: u64| env.num(k, d).map_err(cfg);
+        let launch_type = env
+            .opt("TASK_LAUNCH_TYPE")
+            .unwrap_or_else(|| "FARGATE".into());
         if !matches!(launch_type.as_str(), "FARGATE" | "EC2") {
             return Err(ControllerError::Config(
                 "TASK_LAUNCH_TYPE must be FARGATE or EC2".into(),
@@ -112,15 +104,15 @@ impl ControllerConfig {
             container_name: req("TASK_CONTAINER_NAME")?,
             subnets: list("TASK_SUBNETS")?,
             security_groups: list("TASK_SECURITY_GROUPS")?,
-            assign_public_ip: flag("TASK_ASSIGN_PUBLIC_IP"),
+            assign_public_ip: flag("TASK_ASSIGN_PUBLIC_IP")?,
             launch_type,
             run_task_attempts: num("RUN_TASK_ATTEMPTS", 3)?.clamp(1, 10) as u32,
             max_concurrent_starts: num("MAX_CONCURRENT_STARTS", 8)?.clamp(1, 64) as usize,
             policy: ValidationPolicy {
-                allow_private_hosts: flag("FOOTFALL_ALLOW_PRIVATE_STREAMS"),
+                allow_private_hosts: flag(ALLOW_PRIVATE_STREAMS)?,
                 ..ValidationPolicy::default()
             },
-            database_url: get("DATABASE_URL").filter(|v| !v.trim().is_empty()),
+            database_url: env.opt("DATABASE_URL"),
         })
     }
 }
@@ -271,11 +263,12 @@ fn http_response(status: u16, body: &Value) -> Value {
     })
 }
 
-/// Make any id usable as a run id (`[A-Za-z0-9_.:-]`, at most 128 characters).
+/// Make any id usable as a run id (`[A-Za-z0-9_.:-]`, at most
+/// [`footfall_domain::MAX_RUN_ID_LEN`] characters: the domain's [`footfall_domain::RunId`]).
 pub fn sanitize_run_id(raw: &str) -> String {
     let s: String = raw
         .chars()
-        .take(128)
+        .take(footfall_domain::MAX_RUN_ID_LEN)
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':') {
                 c
@@ -438,36 +431,69 @@ async fn start_task<U>(ctl: &Controller<U>, p: &TaskPayload) -> Result<(String, 
         )
         .build();
 
-    let mut last_err = String::new();
-    for attempt in 0..cfg.run_task_attempts {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(200 << attempt.min(5))).await;
-            // The failed call may have started the task anyway (e.g. a timeout after ECS
-            // accepted it): look before starting another one.
-            if let Some(arn) = find_started(ctl, &started_by).await? {
-                return Ok((arn, true));
-            }
-        }
-        let r = ctl
-            .ecs
-            .run_task()
-            .cluster(&cfg.cluster)
-            .task_definition(task_definition)
-            .launch_type(LaunchType::from(cfg.launch_type.as_str()))
-            .count(1)
-            .started_by(&started_by)
-            .group(task_group(p.source))
-            .client_token(payloads::run_user_key(&p.run_id, &p.user_id))
-            .network_configuration(network.clone())
-            .overrides(overrides.clone())
-            .send()
-            .await;
-        match r {
-            Ok(out) => {
+    let backoff = Backoff {
+        attempts: cfg.run_task_attempts,
+        base: Duration::from_millis(400),
+        max: Duration::from_millis(6400),
+    };
+    let what = format!("RunTask {}", p.user_id);
+    retry(
+        &backoff,
+        &what,
+        |e: &StartError| e.retryable,
+        log_failure,
+        |attempt| {
+            let started_by = &started_by;
+            let network = &network;
+            let overrides = &overrides;
+            async move {
+                if attempt > 0 {
+                    // The failed call may have started the task anyway (e.g. a timeout after
+                    // ECS accepted it): look before starting another one.
+                    if let Some(arn) = find_started(ctl, started_by)
+                        .await
+                        .map_err(StartError::permanent)?
+                    {
+                        return Ok((arn, true));
+                    }
+                }
+                let out = ctl
+                    .ecs
+                    .run_task()
+                    .cluster(&cfg.cluster)
+                    .task_definition(task_definition)
+                    .launch_type(LaunchType::from(cfg.launch_type.as_str()))
+                    .count(1)
+                    .started_by(started_by)
+                    .group(task_group(p.source))
+                    .client_token(payloads::run_user_key(&p.run_id, &p.user_id))
+                    .network_configuration(network.clone())
+                    .overrides(overrides.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        use aws_sdk_ecs::operation::run_task::RunTaskError as E;
+                        // Client errors (bad task definition, access denied) do not get better.
+                        let permanent = e.as_service_error().is_some_and(|se| {
+                            matches!(
+                                se,
+                                E::InvalidParameterException(_)
+                                    | E::AccessDeniedException(_)
+                                    | E::ClusterNotFoundException(_)
+                            )
+                        });
+                        StartError {
+                            message: format!(
+                                "RunTask: {}",
+                                aws_sdk_ecs::error::DisplayErrorContext(&e)
+                            ),
+                            retryable: !permanent,
+                        }
+                    })?;
                 if let Some(arn) = out.tasks().first().and_then(|t| t.task_arn()) {
                     return Ok((arn.to_string(), false));
                 }
-                last_err = out
+                let mut message = out
                     .failures()
                     .iter()
                     .map(|f| {
@@ -479,27 +505,41 @@ async fn start_task<U>(ctl: &Controller<U>, p: &TaskPayload) -> Result<(String, 
                     })
                     .collect::<Vec<_>>()
                     .join("; ");
-                if last_err.is_empty() {
-                    last_err = "RunTask returned no task".into();
+                if message.is_empty() {
+                    message = "RunTask returned no task".into();
                 }
+                // ECS failures (capacity, resources) are often transient.
+                Err(StartError {
+                    message,
+                    retryable: true,
+                })
             }
-            Err(e) => {
-                last_err = format!("RunTask: {}", aws_sdk_ecs::error::DisplayErrorContext(&e));
-                // Client errors (bad task definition, access denied) do not get better.
-                if let Some(se) = e.as_service_error()
-                    && matches!(
-                        se,
-                        aws_sdk_ecs::operation::run_task::RunTaskError::InvalidParameterException(_)
-                            | aws_sdk_ecs::operation::run_task::RunTaskError::AccessDeniedException(_)
-                            | aws_sdk_ecs::operation::run_task::RunTaskError::ClusterNotFoundException(_)
-                    )
-                {
-                    break;
-                }
-            }
+        },
+    )
+    .await
+    .map_err(|e| e.message)
+}
+
+/// A failed start attempt.
+#[derive(Debug)]
+struct StartError {
+    message: String,
+    retryable: bool,
+}
+
+impl StartError {
+    fn permanent(message: String) -> Self {
+        Self {
+            message,
+            retryable: false,
         }
     }
-    Err(last_err)
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// The task already started for this `startedBy` value, if any (running or stopped).
@@ -519,4 +559,49 @@ async fn find_started<U>(ctl: &Controller<U>, started_by: &str) -> Result<Option
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("ECS_CLUSTER", "c"),
+            ("TASK_DEFINITION_SCHEDULED", "s"),
+            ("TASK_DEFINITION_ADHOC", "a"),
+            ("TASK_CONTAINER_NAME", "task"),
+            ("TASK_SUBNETS", "subnet-1, subnet-2,"),
+            ("TASK_SECURITY_GROUPS", "sg-1"),
+        ]
+    }
+
+    #[test]
+    fn config_flags_and_lists_parse_one_way() {
+        let mut pairs = base();
+        pairs.push((ALLOW_PRIVATE_STREAMS, "TRUE"));
+        pairs.push(("TASK_ASSIGN_PUBLIC_IP", "Yes"));
+        let c = ControllerConfig::from_config(&Env::from_pairs(&pairs)).unwrap();
+        assert!(c.policy.allow_private_hosts);
+        assert!(c.assign_public_ip);
+        assert_eq!(c.subnets, ["subnet-1", "subnet-2"]);
+        assert_eq!(c.launch_type, "FARGATE");
+        // A typo is an error naming the variable, not a silent "false".
+        let mut pairs = base();
+        pairs.push((ALLOW_PRIVATE_STREAMS, "ture"));
+        let e = ControllerConfig::from_config(&Env::from_pairs(&pairs)).unwrap_err();
+        assert!(e.to_string().contains(ALLOW_PRIVATE_STREAMS), "{e}");
+        let pairs: Vec<_> = base()
+            .into_iter()
+            .filter(|(k, _)| *k != "TASK_SUBNETS")
+            .collect();
+        assert!(ControllerConfig::from_config(&Env::from_pairs(&pairs)).is_err());
+    }
+
+    #[test]
+    fn run_ids_fit_the_domain() {
+        let long = sanitize_run_id(&"x/".repeat(100));
+        assert_eq!(long.len(), footfall_domain::MAX_RUN_ID_LEN);
+        footfall_domain::RunId::parse(&long).unwrap();
+    }
 }

@@ -4,17 +4,13 @@
 
 #![recursion_limit = "256"]
 use controller_lambda::{Controller, ControllerConfig, StoreUsers, handle};
+use footfall_runtime::logging::{LogFormat, LogTarget};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(false)
-        .without_time()
-        .init();
+    footfall_runtime::logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
     let config = ControllerConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let ctl = Controller {

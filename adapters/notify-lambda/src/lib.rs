@@ -14,7 +14,11 @@ use std::time::Duration;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sinks::cas::{Cas, Settled, compare_and_set};
 use chrono::{DateTime, Utc};
+use footfall_domain::{AlertDecision, AlertInput, decide};
+use footfall_runtime::env::{ALLOW_PRIVATE_STREAMS, ConfigError, Env};
+use footfall_runtime::retry::Backoff;
 use payloads::{NotificationPayload, PayloadError, ValidationPolicy};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -59,39 +63,30 @@ pub struct NotifyConfig {
 
 impl NotifyConfig {
     pub fn from_env() -> Result<Self, NotifyError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from_config(&Env::process())
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, NotifyError> {
-        let req = |k: &str| {
-            get(k)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| NotifyError::Config(format!("{k} is not set")))
-        };
-        let num = |k: &str, d: u64| -> Result<u64, NotifyError> {
-            match get(k) {
-                None => Ok(d),
-                Some(v) => v
-                    .trim()
-                    .parse()
-                    .map_err(|_| NotifyError::Config(format!("{k} must be a number"))),
-            }
-        };
+        Self::from_config(&Env::new(get))
+    }
+
+    /// From a configuration view (the one parser of every footfall binary).
+    pub fn from_config(env: &Env<'_>) -> Result<Self, NotifyError> {
+        let cfg = |e: ConfigError| NotifyError::Config(e.to_string());
+        let num = |k: &str, d: u64| env.num(k, d).map_err(cfg);
         let max_image_bytes = num("MAX_IMAGE_BYTES", 5 * 1024 * 1024)? as usize;
         Ok(Self {
-            bucket: req("ALERT_BUCKET")?,
-            topic_arn: req("ALERT_TOPIC_ARN")?,
-            default_threshold: num("ALERT_THRESHOLD", 15)? as u32,
+            bucket: env.req("ALERT_BUCKET").map_err(cfg)?,
+            topic_arn: env.req("ALERT_TOPIC_ARN").map_err(cfg)?,
+            default_threshold: num("ALERT_THRESHOLD", 15)?.min(u64::from(u32::MAX)) as u32,
             cooldown: Duration::from_secs(num("ALERT_COOLDOWN_SECONDS", 3600)?),
             presign_expiry: Duration::from_secs(
                 num("PRESIGN_EXPIRY_SECONDS", 86400)?.clamp(60, 604_800),
             ),
             max_image_bytes,
-            max_dimension: num("MAX_IMAGE_DIMENSION", 8192)? as u32,
+            max_dimension: num("MAX_IMAGE_DIMENSION", 8192)?.min(u64::from(u32::MAX)) as u32,
             policy: ValidationPolicy {
-                allow_private_hosts: get("FOOTFALL_ALLOW_PRIVATE_STREAMS")
-                    .map(|v| matches!(v.trim(), "1" | "true" | "yes"))
-                    .unwrap_or(false),
+                allow_private_hosts: env.flag(ALLOW_PRIVATE_STREAMS).map_err(cfg)?,
                 max_image_base64_len: max_image_bytes.div_ceil(3) * 4,
                 ..ValidationPolicy::default()
             },
@@ -214,6 +209,71 @@ pub fn image_key(user_id: &str, date_time: &str) -> String {
     format!("alerts/{user_id}/{date_time}.jpg")
 }
 
+/// Conditional writes of one cooldown claim before giving up (the invocation then fails and
+/// Lambda retries it).
+const CLAIM_CONFLICTS: Backoff = Backoff {
+    attempts: 30,
+    base: Duration::from_millis(20),
+    max: Duration::from_millis(1000),
+};
+
+/// What the cooldown state says about this alert.
+#[derive(Debug)]
+enum Claim {
+    /// Not to be sent (already sent, or inside another alert's window).
+    Skip(String),
+    /// This alert owns the window (claimed now, or by an earlier attempt of the same alert).
+    Mine,
+}
+
+/// The cooldown decision on the current state object: a retry of the same `DATE-TIME` resumes
+/// (or stops if it was published); another alert inside the window is skipped ([`decide`]);
+/// otherwise the window is claimed with an unpublished state.
+fn claim_cooldown(
+    current: Option<&[u8]>,
+    p: &NotificationPayload,
+    now: DateTime<Utc>,
+    threshold: u32,
+    cooldown: Duration,
+) -> Cas<Claim> {
+    // An unreadable state object is treated as "no cooldown" and overwritten.
+    let state: Option<CooldownState> = current.and_then(|b| serde_json::from_slice(b).ok());
+    if let Some(state) = &state {
+        if state.date_time == p.date_time {
+            return Cas::Stop(if state.published {
+                Claim::Skip("alert already sent (retry of the same DATE-TIME)".into())
+            } else {
+                Claim::Mine
+            });
+        }
+        if let Ok(last) = DateTime::parse_from_rfc3339(&state.date_time) {
+            let decision = decide(AlertInput {
+                people: Some(p.result.people_count),
+                threshold,
+                monitored: p.config.monitoring_status,
+                taken_at: now,
+                last_alert: Some(last.with_timezone(&Utc)),
+                cooldown: chrono::Duration::from_std(cooldown).unwrap_or(chrono::Duration::MAX),
+            });
+            if let AlertDecision::CoolingDown { .. } = decision {
+                return Cas::Stop(Claim::Skip(format!(
+                    "cooldown: last alert for this user at {} (window {} s)",
+                    state.date_time,
+                    cooldown.as_secs()
+                )));
+            }
+        }
+    }
+    let claimed = CooldownState {
+        date_time: p.date_time.clone(),
+        published: false,
+    };
+    Cas::Write(
+        serde_json::to_vec(&claimed).unwrap_or_default(),
+        Claim::Mine,
+    )
+}
+
 fn cooldown_key(user_id: &str) -> String {
     format!("alerts/{user_id}/cooldown.json")
 }
@@ -228,10 +288,6 @@ fn s3_err<E: std::error::Error + 'static>(
         key: key.to_string(),
         message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
     }
-}
-
-fn http_status<E>(e: &aws_sdk_s3::error::SdkError<E>) -> Option<u16> {
-    e.raw_response().map(|r| r.status().as_u16())
 }
 
 /// Handle one invocation event.
@@ -278,81 +334,27 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
 
     // Claim the cooldown window (or find that this alert already owns it).
     let ckey = cooldown_key(&p.user_id);
-    let etag = loop {
-        let current = match n
-            .s3
-            .get_object()
-            .bucket(&cfg.bucket)
-            .key(&ckey)
-            .send()
-            .await
-        {
-            Ok(o) => {
-                let etag = o.e_tag().map(str::to_string);
-                let body = o
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| NotifyError::S3 {
-                        op: "GetObject",
-                        key: ckey.clone(),
-                        message: e.to_string(),
-                    })?
-                    .into_bytes();
-                // An unreadable state object is treated as "no cooldown" and overwritten.
-                let state: Option<CooldownState> = serde_json::from_slice(&body).ok();
-                Some((etag, state))
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => None,
-            Err(e) => return Err(s3_err("GetObject", &ckey, e)),
-        };
-        if let Some((_, Some(state))) = &current {
-            if state.date_time == p.date_time {
-                if state.published {
-                    return Ok(Outcome::Skipped {
-                        reason: "alert already sent (retry of the same DATE-TIME)".into(),
-                    });
-                }
-            } else if let Ok(last) = DateTime::parse_from_rfc3339(&state.date_time) {
-                let since = now.signed_duration_since(last.with_timezone(&Utc));
-                let in_window = since.num_seconds().unsigned_abs() < cfg.cooldown.as_secs();
-                if in_window {
-                    return Ok(Outcome::Skipped {
-                        reason: format!(
-                            "cooldown: last alert for this user at {} (window {} s)",
-                            state.date_time,
-                            cfg.cooldown.as_secs()
-                        ),
-                    });
-                }
-            }
-        }
-        let mine = matches!(&current, Some((_, Some(s))) if s.date_time == p.date_time);
-        if mine {
-            break current.and_then(|c| c.0);
-        }
-        let state = CooldownState {
-            date_time: p.date_time.clone(),
-            published: false,
-        };
-        let mut put =
-            n.s3.put_object()
-                .bucket(&cfg.bucket)
-                .key(&ckey)
-                .content_type("application/json")
-                .body(ByteStream::from(
-                    serde_json::to_vec(&state).unwrap_or_default(),
-                ));
-        put = match &current {
-            Some((Some(etag), _)) => put.if_match(etag),
-            _ => put.if_none_match("*"),
-        };
-        match put.send().await {
-            Ok(o) => break o.e_tag().map(str::to_string),
-            // Someone else changed the state first: re-read and decide again.
-            Err(e) if matches!(http_status(&e), Some(412 | 409)) => continue,
-            Err(e) => return Err(s3_err("PutObject", &ckey, e)),
-        }
+    let claim = compare_and_set(
+        &n.s3,
+        &cfg.bucket,
+        &ckey,
+        "application/json",
+        &CLAIM_CONFLICTS,
+        "cooldown",
+        |current| claim_cooldown(current, p, now, threshold, cfg.cooldown),
+    )
+    .await
+    .map_err(|e| NotifyError::S3 {
+        op: "compare-and-set",
+        key: ckey.clone(),
+        message: e.message,
+    })?;
+    let etag = match claim {
+        Settled::Stopped {
+            value: Claim::Skip(reason),
+            ..
+        } => return Ok(Outcome::Skipped { reason }),
+        Settled::Stopped { etag, .. } | Settled::Written { etag, .. } => etag,
     };
 
     let key = image_key(&p.user_id, &p.date_time);
@@ -455,4 +457,32 @@ pub fn email_text(
         email = p.config.email,
     );
     (subject, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_flags_parse_like_every_other_binary() {
+        // `TRUE` used to read as false here (case-sensitive match) while the controller took it.
+        let pairs = [
+            ("ALERT_BUCKET", "b"),
+            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            (ALLOW_PRIVATE_STREAMS, "TRUE"),
+            ("ALERT_COOLDOWN_SECONDS", " 60 "),
+        ];
+        let c = NotifyConfig::from_config(&Env::from_pairs(&pairs)).unwrap();
+        assert!(c.policy.allow_private_hosts);
+        assert_eq!(c.cooldown, Duration::from_secs(60));
+        let pairs = [
+            ("ALERT_BUCKET", "b"),
+            ("ALERT_TOPIC_ARN", "t"),
+            (ALLOW_PRIVATE_STREAMS, "maybe"),
+        ];
+        let e = NotifyConfig::from_config(&Env::from_pairs(&pairs)).unwrap_err();
+        assert!(e.to_string().contains(ALLOW_PRIVATE_STREAMS), "{e}");
+        let e = NotifyConfig::from_config(&Env::from_pairs(&[])).unwrap_err();
+        assert!(e.to_string().contains("ALERT_BUCKET"), "{e}");
+    }
 }

@@ -1,17 +1,14 @@
 //! Wires [`notify_lambda::handle`] to the Lambda runtime. Configuration: see
 //! [`notify_lambda::NotifyConfig`]; AWS endpoints come from the standard AWS configuration.
 
+use footfall_runtime::logging::{LogFormat, LogTarget};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use notify_lambda::{Notifier, NotifyConfig, handle};
 use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .without_time()
-        .init();
+    footfall_runtime::logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
     let config = NotifyConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
     let notifier = Notifier::new(&sdk, config);

@@ -396,21 +396,12 @@ impl TaskPayload {
     }
 }
 
-/// Run ids: 1..=128 characters from `[A-Za-z0-9_.:-]`.
+/// Run ids: the domain's rule ([`footfall_domain::RunId::parse`]: 1..=64 characters from
+/// `[A-Za-z0-9_.:-]`), so no payload carries a run id the results table would refuse.
 pub fn validate_run_id(field: &str, v: &str) -> Result<(), PayloadError> {
-    if v.is_empty() || v.len() > 128 {
-        return Err(PayloadError::invalid(field, "must be 1..=128 characters"));
-    }
-    if !v
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
-    {
-        return Err(PayloadError::invalid(
-            field,
-            "only A-Z a-z 0-9 _ - . : allowed",
-        ));
-    }
-    Ok(())
+    footfall_domain::RunId::parse(v)
+        .map(|_| ())
+        .map_err(|e| PayloadError::invalid(field, e.reason))
 }
 
 /// A deterministic 32-hex-digit key for (run id, user id): used as ECS `startedBy` suffix and

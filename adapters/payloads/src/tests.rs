@@ -286,6 +286,14 @@ fn task_payload_roundtrip() {
         TaskPayload::parse(&bad, &policy()).unwrap_err().field(),
         "run_id"
     );
+    // The results table keeps run ids of at most 64 characters (the domain's RunId): a longer
+    // one is refused here, before a task could count and then fail to store.
+    let long = TaskPayload::new(Source::EventBridge, &"r".repeat(65), &u).to_json();
+    let e = TaskPayload::parse(&long, &policy()).unwrap_err();
+    assert_eq!(e.field(), "run_id");
+    assert!(e.to_string().contains("1 to 64"), "{e}");
+    let longest = TaskPayload::new(Source::EventBridge, &"r".repeat(64), &u).to_json();
+    TaskPayload::parse(&longest, &policy()).unwrap();
 }
 
 #[test]

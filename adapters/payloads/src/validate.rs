@@ -41,31 +41,13 @@ impl Default for ValidationPolicy {
     }
 }
 
-/// `user_id`: 1..=64 characters from `[A-Za-z0-9_.@-]` (the results store's charset), not
-/// starting with `.` or `-`, no `..`. It becomes an S3 key component and a CSV file name.
+/// `user_id`: the domain's rule ([`footfall_domain::UserId::parse`]: 1..=64 characters from
+/// `[A-Za-z0-9_.@-]`, not starting with `.` or `-`, no `..`), so a payload accepts exactly the
+/// ids the results store and the local runner accept. It becomes an S3 key and a CSV file name.
 pub fn user_id(field: &str, v: &str) -> Result<(), PayloadError> {
-    let bad = |reason: &str| Err(PayloadError::invalid(field, reason));
-    if v.is_empty() {
-        return bad("must not be empty");
-    }
-    if v.len() > MAX_USER_ID_LEN {
-        return bad(&format!("longer than {MAX_USER_ID_LEN} characters"));
-    }
-    if let Some(c) = v
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@')))
-    {
-        return bad(&format!(
-            "character {c:?} not allowed (only A-Z a-z 0-9 _ - . @)"
-        ));
-    }
-    if v.starts_with('.') || v.starts_with('-') {
-        return bad("must not start with '.' or '-'");
-    }
-    if v.contains("..") {
-        return bad("must not contain '..'");
-    }
-    Ok(())
+    footfall_domain::UserId::parse(v)
+        .map(|_| ())
+        .map_err(|e| PayloadError::invalid(field, e.reason))
 }
 
 /// A pragmatic email syntax check (dot-atom local part, DNS domain with a TLD).

@@ -1,0 +1,96 @@
+//! The result POSTed to the caller's callback URL (API Gateway runs) as the job's [`Callback`].
+//! The body is a [`JobResult`], the contract the callback endpoint reads.
+
+use std::time::Duration;
+
+use footfall_domain::ResultRecord;
+use footfall_domain::sinks::{BoxFuture, Callback, SinkError};
+use payloads::{JobResult, Source};
+
+const SINK: &str = "callback";
+
+/// POSTs results to one URL.
+#[derive(Debug, Clone)]
+pub struct HttpCallback {
+    http: reqwest::Client,
+    url: String,
+    /// The entry point that started the run (part of the body).
+    source: Source,
+}
+
+/// An HTTP client for callbacks with a per-request timeout (no redirects: the URL is ours).
+pub fn client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// The callback body of a record.
+pub fn job_result(record: &ResultRecord, source: Source) -> Result<JobResult, SinkError> {
+    // The pipeline posts only counted results; a record without a count has no body to send.
+    let Some(people_count) = record.people_count else {
+        return Err(SinkError::permanent(SINK, "no people count to post"));
+    };
+    Ok(JobResult {
+        run_id: record.run_id.to_string(),
+        user_id: record.user_id.to_string(),
+        source,
+        date_time: record.taken_at_text(),
+        streaming_url: record.source.clone(),
+        people_count,
+        frames_analyzed: record.frames,
+    })
+}
+
+impl HttpCallback {
+    pub fn new(http: reqwest::Client, url: impl Into<String>, source: Source) -> Self {
+        Self {
+            http,
+            url: url.into(),
+            source,
+        }
+    }
+
+    /// One POST attempt. 2xx is success; 408, 429 and 5xx, timeouts and connection errors are
+    /// retryable; other statuses are permanent.
+    pub async fn post(&self, body: &serde_json::Value) -> Result<u16, SinkError> {
+        let url = &self.url;
+        match self.http.post(url).json(body).send().await {
+            Ok(r) => {
+                let s = r.status().as_u16();
+                if r.status().is_success() {
+                    Ok(s)
+                } else {
+                    Err(SinkError {
+                        sink: SINK,
+                        message: format!("{url} answered {s}"),
+                        retryable: s >= 500 || s == 429 || s == 408,
+                    })
+                }
+            }
+            Err(e) => Err(SinkError::retryable(
+                SINK,
+                format!(
+                    "{url}: {}",
+                    if e.is_timeout() {
+                        "timed out".to_string()
+                    } else {
+                        e.to_string()
+                    }
+                ),
+            )),
+        }
+    }
+}
+
+impl Callback for HttpCallback {
+    fn deliver<'a>(&'a self, record: &'a ResultRecord) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(async move {
+            let body = serde_json::to_value(job_result(record, self.source)?)
+                .map_err(|e| SinkError::permanent(SINK, format!("encode body: {e}")))?;
+            self.post(&body).await.map(|_| ())
+        })
+    }
+}
