@@ -170,7 +170,7 @@ rows=$(mysql -h 127.0.0.1 -u root -N -e "SELECT COUNT(*) FROM $db.result WHERE r
 csv_lines=0
 for u in e2e_user_1 e2e_user_2; do
   if aws_m s3 cp "s3://$bucket/$u.csv" "$work/$u.csv" >/dev/null 2>&1; then
-    n=$(grep -c ",$event_id\$" "$work/$u.csv" || true)
+    n=$(grep -c "^$event_id," "$work/$u.csv" || true)
     csv_lines=$((csv_lines + n))
   fi
 done

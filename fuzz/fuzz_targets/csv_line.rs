@@ -1,11 +1,11 @@
 //! CSV lines with hostile fields (commas, quotes, CR/LF, any UTF-8) read back to the same fields
-//! with a real CSV parser (the `csv` crate): the local runner's `results/{user}.csv` formatting,
-//! and the Fargate task's S3 CSV line for every result whose fields pass validation.
+//! with a real CSV parser (the `csv` crate): RFC 4180 quoting, and the results-CSV line (local
+//! file and S3 alike) of every result whose ids pass validation, whose run id is found again.
 #![no_main]
 
+use footfall_domain::csv::{csv_record, result_csv_line, result_csv_run_id};
+use footfall_domain::{Health, ResultRecord, RunId, UserId};
 use libfuzzer_sys::fuzz_target;
-use payloads::{JobResult, Source};
-use footfall_domain::csv::csv_record;
 
 fn parse(line: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
@@ -36,36 +36,27 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(records.len(), 1, "{line:?} -> {records:?}");
         assert_eq!(records[0], fields, "{line:?}");
     }
-    // The S3 sink writes unquoted lines, relying on validation of every field.
+    // A result line: ids validated by type, the stream URL (`source`) any text.
     if fields.len() >= 3 {
-        let result = JobResult {
-            run_id: fields[0].to_string(),
-            user_id: fields[1].to_string(),
-            source: if data[0] & 1 == 0 {
-                Source::EventBridge
-            } else {
-                Source::ApiGateway
-            },
-            date_time: fields[2].to_string(),
-            streaming_url: String::new(),
-            people_count: u32::from(data[0]),
-            frames_analyzed: data.len() as u32,
+        let (Ok(run_id), Ok(user_id)) = (RunId::parse(fields[0]), UserId::parse(fields[1])) else {
+            return;
         };
-        let valid = payloads::validate_run_id("run_id", &result.run_id).is_ok()
-            && payloads::validate::user_id("user_id", &result.user_id).is_ok()
-            && payloads::validate_date_time("DATE-TIME", &result.date_time).is_ok();
-        if valid {
-            let line = result.csv_line();
-            let records = parse(&format!("{line}\n"));
-            let expected = [
-                result.date_time.clone(),
-                result.user_id.clone(),
-                result.people_count.to_string(),
-                result.frames_analyzed.to_string(),
-                result.source.to_string(),
-                result.run_id.clone(),
-            ];
-            assert_eq!(records, vec![expected.to_vec()], "{line:?}");
-        }
+        let record = ResultRecord {
+            run_id,
+            user_id,
+            taken_at: chrono::DateTime::from_timestamp(i64::from(data[0]) * 3600, 0)
+                .unwrap_or_default(),
+            people_count: (data[0] & 1 == 0).then_some(u32::from(data[0])),
+            health: Health::Ok,
+            frames: data.len() as u32,
+            source: fields[2].to_string(),
+            image_ref: fields.get(3).map(|s| s.to_string()),
+        };
+        let line = result_csv_line(&record);
+        let records = parse(&line);
+        assert_eq!(records.len(), 1, "{line:?}");
+        assert_eq!(records[0][0], fields[0]);
+        assert_eq!(records[0][6], fields[2], "{line:?}");
+        assert_eq!(result_csv_run_id(&line), Some(fields[0]));
     }
 });

@@ -1,11 +1,13 @@
-//! The task's configuration, from the environment.
+//! The task's configuration: one typed struct, from the environment through
+//! [`footfall_runtime::Env`] (the parser every footfall process uses).
 
 use std::time::Duration;
 
+use footfall_runtime::env::ALLOW_PRIVATE_STREAMS;
+use footfall_runtime::{Backoff, Env};
 use payloads::{Source, TaskPayload, ValidationPolicy};
 
 use crate::TaskError;
-use crate::retry::Backoff;
 
 /// Everything the task needs (environment variable names in brackets).
 #[derive(Debug, Clone)]
@@ -30,60 +32,53 @@ pub struct TaskConfig {
     /// `ERROR_TOPIC_ARN`: SNS topic for persistent failures.
     pub error_topic_arn: Option<String>,
     /// `RETRY_ATTEMPTS` (default 5) and `RETRY_BASE_MS` (default 500): backoff of every sink
-    /// and of the job.
+    /// and of counting.
     pub backoff: Backoff,
     /// `CSV_APPEND_ATTEMPTS` (default 30): conditional-write attempts of one CSV append.
     pub csv_append_attempts: u32,
+    /// `FOOTFALL_SAMPLE_EVERY_SECS` (default 1): one sampled frame per this many seconds.
+    pub sample_every: Duration,
     /// Stream URL policy; `FOOTFALL_ALLOW_PRIVATE_STREAMS=true` allows loopback/private hosts.
     pub policy: ValidationPolicy,
 }
 
 impl TaskConfig {
     pub fn from_env() -> Result<Self, TaskError> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        Self::from(&Env::process())
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, TaskError> {
-        let opt = |k: &str| {
-            get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let num = |k: &str, d: u64| -> Result<u64, TaskError> {
-            match opt(k) {
-                None => Ok(d),
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| TaskError::Config(format!("{k} must be a non-negative integer"))),
-            }
-        };
+    pub fn from(env: &Env<'_>) -> Result<Self, TaskError> {
         let policy = ValidationPolicy {
-            allow_private_hosts: opt("FOOTFALL_ALLOW_PRIVATE_STREAMS")
-                .map(|v| matches!(v.as_str(), "1" | "true" | "yes"))
-                .unwrap_or(false),
+            allow_private_hosts: env.flag(ALLOW_PRIVATE_STREAMS)?,
             ..ValidationPolicy::default()
         };
-        let raw = opt(payloads::TASK_PAYLOAD_ENV).ok_or_else(|| {
-            TaskError::Config(format!("{} is not set", payloads::TASK_PAYLOAD_ENV))
-        })?;
+        let raw = env.req(payloads::TASK_PAYLOAD_ENV)?;
         let payload = TaskPayload::parse(&raw, &policy)?;
+        let every = env.parse_or::<f64>("FOOTFALL_SAMPLE_EVERY_SECS", 1.0)?;
+        if !(every > 0.0 && every.is_finite()) {
+            return Err(TaskError::Config(
+                "FOOTFALL_SAMPLE_EVERY_SECS must be a positive number".into(),
+            ));
+        }
         let cfg = Self {
             payload,
-            results_bucket: opt("RESULTS_BUCKET"),
-            database_url: opt("DATABASE_URL"),
-            callback_url: opt("CALLBACK_URL"),
-            callback_timeout: Duration::from_secs(num("CALLBACK_TIMEOUT_SECONDS", 10)?.max(1)),
-            notify_function: opt("NOTIFY_FUNCTION_NAME"),
-            default_threshold: num("ALERT_THRESHOLD", 15)?.min(u64::from(payloads::MAX_PEOPLE))
-                as u32,
-            max_alert_payload_bytes: num("MAX_ALERT_PAYLOAD_BYTES", 256 * 1024)? as usize,
-            error_topic_arn: opt("ERROR_TOPIC_ARN"),
+            results_bucket: env.opt("RESULTS_BUCKET"),
+            database_url: env.opt("DATABASE_URL"),
+            callback_url: env.opt("CALLBACK_URL"),
+            callback_timeout: Duration::from_secs(env.num("CALLBACK_TIMEOUT_SECONDS", 10)?.max(1)),
+            notify_function: env.opt("NOTIFY_FUNCTION_NAME"),
+            default_threshold: env
+                .num("ALERT_THRESHOLD", 15)?
+                .min(u64::from(payloads::MAX_PEOPLE)) as u32,
+            max_alert_payload_bytes: env.num("MAX_ALERT_PAYLOAD_BYTES", 256 * 1024)? as usize,
+            error_topic_arn: env.opt("ERROR_TOPIC_ARN"),
             backoff: Backoff {
-                attempts: num("RETRY_ATTEMPTS", 5)?.clamp(1, 50) as u32,
-                base: Duration::from_millis(num("RETRY_BASE_MS", 500)?),
+                attempts: env.num("RETRY_ATTEMPTS", 5)?.clamp(1, 50) as u32,
+                base: Duration::from_millis(env.num("RETRY_BASE_MS", 500)?),
                 max: Duration::from_secs(30),
             },
-            csv_append_attempts: num("CSV_APPEND_ATTEMPTS", 30)?.clamp(1, 200) as u32,
+            csv_append_attempts: env.num("CSV_APPEND_ATTEMPTS", 30)?.clamp(1, 200) as u32,
+            sample_every: Duration::from_secs_f64(every),
             policy,
         };
         cfg.check()?;
@@ -92,32 +87,23 @@ impl TaskConfig {
 
     /// The sinks the payload's source needs must be configured: fail before running the job.
     pub fn check(&self) -> Result<(), TaskError> {
+        let missing = |what: &str| Err(TaskError::Config(what.to_string()));
         match self.payload.source {
             Source::EventBridge => {
                 if self.results_bucket.is_none() {
-                    return Err(TaskError::Config(
-                        "RESULTS_BUCKET is required for EVENTBRIDGE runs".into(),
-                    ));
+                    return missing("RESULTS_BUCKET is required for EVENTBRIDGE runs");
                 }
                 if self.database_url.is_none() {
-                    return Err(TaskError::Config(
-                        "DATABASE_URL is required for EVENTBRIDGE runs".into(),
-                    ));
+                    return missing("DATABASE_URL is required for EVENTBRIDGE runs");
                 }
             }
             Source::ApiGateway => {
                 let Some(url) = &self.callback_url else {
-                    return Err(TaskError::Config(
-                        "CALLBACK_URL is required for API_GATEWAY runs".into(),
-                    ));
+                    return missing("CALLBACK_URL is required for API_GATEWAY runs");
                 };
                 match url::Url::parse(url) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                    _ => {
-                        return Err(TaskError::Config(
-                            "CALLBACK_URL must be an http(s) URL".into(),
-                        ));
-                    }
+                    _ => return missing("CALLBACK_URL must be an http(s) URL"),
                 }
             }
         }

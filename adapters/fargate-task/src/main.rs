@@ -1,17 +1,21 @@
 //! `footfall-task`: the per-user ECS task. Reads its configuration and payload from the
 //! environment (see [`fargate_task::TaskConfig`]), runs the job, delivers the result, and exits
-//! non-zero when a failure persisted (2 for configuration errors).
+//! non-zero when a failure persisted (2 when it could not start: configuration, detector).
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use fargate_task::sinks::sql::SqlResultStore;
+use detector_core::{BackendChoice, Detector, DetectorConfig};
 use fargate_task::{JsonLog, TaskConfig, TaskDeps, run_task};
-
-mod detector_job;
-use detector_job::DetectorJob;
+use footfall_job::Counting;
+use footfall_job::detector::DetectorCounter;
+use footfall_runtime::Env;
+use footfall_runtime::logging::{self, LogFormat, LogTarget};
+use frame_source::YtDlpResolver;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
     let config = match TaskConfig::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -23,21 +27,15 @@ async fn main() -> ExitCode {
         }
     };
     let log = JsonLog::stdout(&config.payload.run_id, &config.payload.user_id);
-    let sdk = aws_config::load_from_env().await;
-    // DATABASE_URL is required for EVENTBRIDGE runs (TaskConfig::check); API_GATEWAY runs never
-    // touch the store.
-    let store = SqlResultStore::new(
-        config.database_url.as_deref().unwrap_or_default(),
-        std::time::Duration::from_secs(10),
-    );
-    let job = match DetectorJob::from_env() {
-        Ok(job) => job,
+    let counting = match detector_counting(&Env::process()) {
+        Ok(counting) => counting,
         Err(e) => {
             log.event("error", "config_error", serde_json::json!({"error": e}));
             return ExitCode::from(2);
         }
     };
-    let deps = match TaskDeps::new(&sdk, config, job, store, log.clone()) {
+    let sdk = aws_config::load_from_env().await;
+    let deps = match TaskDeps::new(&sdk, config, counting, log.clone()) {
         Ok(d) => d,
         Err(e) => {
             log.event(
@@ -48,6 +46,29 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let report = run_task(&deps).await;
-    ExitCode::from(report.exit_code())
+    ExitCode::from(run_task(&deps).await.exit_code())
+}
+
+/// The detector as the job's counter. `FOOTFALL_DEVICE` = `cpu` (default), `gpu` (wgpu) or
+/// `auto`; weights from `FOOTFALL_WEIGHTS` or the cache (`FOOTFALL_WEIGHTS_DIR`).
+fn detector_counting(env: &Env<'_>) -> Result<Counting, String> {
+    let backend = match env.opt("FOOTFALL_DEVICE").as_deref() {
+        None | Some("cpu") => BackendChoice::Cpu,
+        Some("gpu" | "wgpu") => BackendChoice::Wgpu,
+        Some("auto") => BackendChoice::Auto,
+        Some(other) => {
+            return Err(format!(
+                "FOOTFALL_DEVICE={other}: expected cpu, gpu or auto"
+            ));
+        }
+    };
+    let detector = Detector::new(DetectorConfig {
+        backend,
+        ..Default::default()
+    })
+    .map_err(|e| format!("cannot load the detector: {e}"))?;
+    Ok(Counting {
+        counter: Arc::new(DetectorCounter::new(detector)),
+        resolver: Arc::new(YtDlpResolver::default()),
+    })
 }

@@ -1,21 +1,29 @@
-//! The task's orchestration: run the job, deliver the result, alert, report.
+//! The task's run: check the stream URL again, run the one job pipeline with the AWS sinks the
+//! payload's source needs, report.
 
-use payloads::{CountResult, JobResult, NotificationConfig, NotificationPayload, Source};
+use aws_sinks::callback::{HttpCallback, job_result};
+use aws_sinks::csv::S3CsvLog;
+use aws_sinks::notify::LambdaNotifier;
+use footfall_domain::sinks::{Callback, CsvLog, ResultSink};
+use footfall_domain::{RunId, UserId};
+use footfall_job::{Counting, FailedAttempt, JobPolicy, JobRequest, JobSinks, Step, run_job};
+use frame_source::{JobOptions, SamplingPolicy};
+use payloads::{JobResult, Source};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::TaskError;
 use crate::config::TaskConfig;
-use crate::job::JobRunner;
+use crate::cooldown::DelegatedCooldown;
 use crate::log::JsonLog;
-use crate::retry::retry;
-use crate::sinks::{self, ResultStore};
+use crate::store::LazyStore;
 
 /// Everything [`run_task`] uses.
-pub struct TaskDeps<J, S> {
+pub struct TaskDeps {
     pub config: TaskConfig,
-    pub job: J,
-    pub store: S,
+    pub counting: Counting,
+    /// The result table (EVENTBRIDGE runs).
+    pub results: Box<dyn ResultSink>,
     pub s3: aws_sdk_s3::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sns: aws_sdk_sns::Client,
@@ -23,13 +31,13 @@ pub struct TaskDeps<J, S> {
     pub log: JsonLog,
 }
 
-impl<J: JobRunner, S: ResultStore> TaskDeps<J, S> {
-    /// Clients from an SDK configuration (S3 with path-style addressing).
+impl TaskDeps {
+    /// Clients from an SDK configuration (S3 with path-style addressing), the result table at
+    /// `DATABASE_URL`.
     pub fn new(
         sdk: &aws_config::SdkConfig,
         config: TaskConfig,
-        job: J,
-        store: S,
+        counting: Counting,
         log: JsonLog,
     ) -> Result<Self, TaskError> {
         let s3 = aws_sdk_s3::Client::from_conf(
@@ -37,35 +45,34 @@ impl<J: JobRunner, S: ResultStore> TaskDeps<J, S> {
                 .force_path_style(true)
                 .build(),
         );
-        let http = sinks::callback::client(config.callback_timeout)?;
+        let http = aws_sinks::callback::client(config.callback_timeout)
+            .map_err(|e| TaskError::Config(format!("HTTP client: {e}")))?;
+        let results = Box::new(LazyStore::new(
+            config.database_url.as_deref().unwrap_or_default(),
+            std::time::Duration::from_secs(10),
+        ));
         Ok(Self {
             s3,
             lambda: aws_sdk_lambda::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             http,
+            results,
+            counting,
             config,
-            job,
-            store,
             log,
         })
     }
 }
 
-/// The state of one delivery step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    Done,
-    AlreadyDone,
-    Skipped(String),
-    Failed(String),
-}
-
 /// What a task run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskReport {
+    /// The result as the callback and the error notice carry it (when people were counted).
     pub result: Option<JobResult>,
-    /// (step name, state) in order: `job`, `db`, `csv`, `callback`, `notify`, `error_notification`.
+    /// The stored record's health and count, also when nothing was counted.
+    pub record: Option<footfall_domain::ResultRecord>,
+    /// (step name, state) in order: `job`, `db`, `csv`, `callback`, `notify`,
+    /// `error_notification`.
     pub steps: Vec<(String, Step)>,
 }
 
@@ -77,66 +84,41 @@ impl TaskReport {
             .map(|(n, _)| n.as_str())
             .collect()
     }
+
     /// 0 when every needed step succeeded, 1 when a failure persisted.
     pub fn exit_code(&self) -> u8 {
         if self.failures().is_empty() { 0 } else { 1 }
     }
+
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|(n, _)| n == name).map(|(_, s)| s)
     }
 }
 
-/// Run the job for the configured payload and deliver its result.
-pub async fn run_task<J: JobRunner, S: ResultStore>(d: &TaskDeps<J, S>) -> TaskReport {
+/// Runs the job for the configured payload and delivers its result.
+pub async fn run_task(d: &TaskDeps) -> TaskReport {
     let cfg = &d.config;
     let p = &cfg.payload;
-    let log = &d.log;
     let mut report = TaskReport {
         result: None,
+        record: None,
         steps: vec![],
     };
     let started = std::time::Instant::now();
-    log.event(
+    d.log.event(
         "info",
         "job_started",
         json!({"source": p.source, "streaming_URL": p.streaming_url}),
     );
-
-    // DNS-rebinding defence: the host must still resolve to public addresses right now.
-    let url_check = match url::Url::parse(&p.streaming_url) {
-        Ok(u) => {
-            let policy = cfg.policy.clone();
-            tokio::task::spawn_blocking(move || {
-                payloads::validate::check_resolved("streaming_URL", &u, &policy)
-            })
-            .await
-            .unwrap_or_else(|e| {
-                Err(payloads::PayloadError::invalid(
-                    "streaming_URL",
-                    e.to_string(),
-                ))
-            })
-        }
-        Err(e) => Err(payloads::PayloadError::invalid(
-            "streaming_URL",
-            e.to_string(),
-        )),
-    };
-    let job = match url_check {
-        Err(e) => Err(TaskError::from(e)),
-        Ok(()) => {
-            retry(&cfg.backoff, log, "job", |_| async {
-                d.job.run(p).await.map_err(TaskError::Job)
-            })
-            .await
-        }
-    };
-    let out = match job {
-        Ok(o) => {
-            report.steps.push(("job".into(), Step::Done));
-            o
-        }
-        Err(e) => {
+    if let Err(error) = check_stream_url(cfg).await {
+        report.steps.push(("job".into(), Step::Failed(error)));
+        finish(d, &mut report, started).await;
+        return report;
+    }
+    // The payload was validated with the domain's rules; a refusal here is a bug upstream.
+    let (user_id, run_id) = match (UserId::parse(&p.user_id), RunId::parse(&p.run_id)) {
+        (Ok(user), Ok(run)) => (user, run),
+        (Err(e), _) | (_, Err(e)) => {
             report
                 .steps
                 .push(("job".into(), Step::Failed(e.to_string())));
@@ -144,114 +126,81 @@ pub async fn run_task<J: JobRunner, S: ResultStore>(d: &TaskDeps<J, S>) -> TaskR
             return report;
         }
     };
-
-    let result = JobResult {
-        run_id: p.run_id.clone(),
-        user_id: p.user_id.clone(),
-        source: p.source,
-        date_time: payloads::format_date_time(chrono::Utc::now()),
-        streaming_url: p.streaming_url.clone(),
-        people_count: out.people_count,
-        frames_analyzed: out.frames_analyzed,
+    let request = JobRequest {
+        run_id,
+        user_id,
+        stream_url: p.streaming_url.clone(),
+        email: p.email.clone(),
+        // The user's own threshold (the `config` table's column) wins over the task's default.
+        threshold: p.threshold.unwrap_or(cfg.default_threshold),
+        monitored: p.monitoring_status,
+        taken_at: chrono::Utc::now(),
     };
-    report.result = Some(result.clone());
-
-    match p.source {
-        Source::EventBridge => {
-            let db = retry(&cfg.backoff, log, "db", |_| d.store.insert_result(&result)).await;
-            report
-                .steps
-                .push(("db".into(), step_of(db.map(|_| Step::Done))));
-            let bucket = cfg.results_bucket.clone().unwrap_or_default();
-            let suffix = format!(",{}", result.run_id);
-            let line = result.csv_line();
-            let csv = retry(&cfg.backoff, log, "csv", |_| {
-                sinks::csv::append_line(
-                    &d.s3,
-                    &bucket,
-                    &result.user_id,
-                    JobResult::CSV_HEADER,
-                    &line,
-                    &suffix,
-                    cfg.csv_append_attempts,
-                )
-            })
-            .await
-            .map(|a| match a {
-                sinks::csv::Appended::Written { .. } => Step::Done,
-                sinks::csv::Appended::AlreadyPresent => Step::AlreadyDone,
-            });
-            report.steps.push(("csv".into(), step_of(csv)));
-        }
-        Source::ApiGateway => {
-            let url = cfg.callback_url.clone().unwrap_or_default();
-            let body = serde_json::to_value(&result).unwrap_or(Value::Null);
-            let cb = retry(&cfg.backoff, log, "callback", |_| {
-                sinks::callback::post(&d.http, &url, &body)
-            })
-            .await;
-            report
-                .steps
-                .push(("callback".into(), step_of(cb.map(|_| Step::Done))));
-        }
-    }
-
-    // The user's own threshold (the `config` table's column) wins over the task's default.
-    let threshold = p.threshold.unwrap_or(cfg.default_threshold);
-    let notify = if out.people_count <= threshold {
-        Step::Skipped(format!("people_count does not exceed {threshold}"))
-    } else if !p.monitoring_status {
-        Step::Skipped("Monitoring_status is false".into())
-    } else if let Some(function) = &cfg.notify_function {
-        match &out.detection_jpeg {
-            None => Step::Failed("the job produced no detection image for the alert".into()),
-            Some(jpeg) => {
-                use base64::Engine;
-                let payload = NotificationPayload {
-                    run_id: Some(p.run_id.clone()),
-                    user_id: p.user_id.clone(),
-                    date_time: result.date_time.clone(),
-                    config: NotificationConfig {
-                        monitoring_status: p.monitoring_status,
-                        streaming_url: p.streaming_url.clone(),
-                        email: p.email.clone(),
-                        threshold: Some(threshold),
-                    },
-                    result: CountResult {
-                        people_count: out.people_count,
-                    },
-                    processed_detection_image: base64::engine::general_purpose::STANDARD
-                        .encode(jpeg),
-                };
-                step_of(
-                    retry(&cfg.backoff, log, "notify", |_| {
-                        sinks::alert::invoke(
-                            &d.lambda,
-                            function,
-                            &payload,
-                            cfg.max_alert_payload_bytes,
-                        )
-                    })
-                    .await
-                    .map(|_| Step::Done),
-                )
-            }
-        }
-    } else {
-        Step::Failed("threshold exceeded but NOTIFY_FUNCTION_NAME is not configured".into())
+    let csv = S3CsvLog::new(
+        d.s3.clone(),
+        cfg.results_bucket.clone().unwrap_or_default(),
+        cfg.csv_append_attempts,
+    );
+    let callback = HttpCallback::new(
+        d.http.clone(),
+        cfg.callback_url.clone().unwrap_or_default(),
+        p.source,
+    );
+    let notifier = LambdaNotifier::new(
+        d.lambda.clone(),
+        cfg.notify_function.clone(),
+        cfg.max_alert_payload_bytes,
+    );
+    let scheduled = p.source == Source::EventBridge;
+    // Every failed attempt is a JSON event carrying the run and user id (CloudWatch).
+    let on_failure = |f: &FailedAttempt| attempt_failed(&d.log, f);
+    let sinks = JobSinks {
+        results: scheduled.then_some(d.results.as_ref()),
+        csv: scheduled.then_some(&csv as &dyn CsvLog),
+        pictures: None,
+        callback: (!scheduled).then_some(&callback as &dyn Callback),
+        notifier: &notifier,
+        cooldown: &DelegatedCooldown,
+        on_failure: Some(&on_failure),
     };
-    report.steps.push(("notify".into(), notify));
+    let policy = JobPolicy {
+        frames: JobOptions {
+            sampling: SamplingPolicy::Every(cfg.sample_every),
+            ..JobOptions::default()
+        },
+        count_backoff: cfg.backoff,
+        sink_backoff: cfg.backoff,
+        // The notification Lambda keeps the cooldown (see `DelegatedCooldown`).
+        alert_cooldown: chrono::Duration::zero(),
+    };
+    let outcome = run_job(&request, &d.counting, sinks, &policy).await;
+    report.result = job_result(&outcome.record, p.source).ok();
+    report.record = Some(outcome.record.clone());
+    report.steps = outcome
+        .steps
+        .into_iter()
+        .map(|(name, step)| (name.to_string(), step))
+        .collect();
     finish(d, &mut report, started).await;
     report
 }
 
-fn step_of(r: Result<Step, TaskError>) -> Step {
-    r.unwrap_or_else(|e| Step::Failed(e.to_string()))
+/// DNS-rebinding defence: the host must still resolve to public addresses right now.
+async fn check_stream_url(cfg: &TaskConfig) -> Result<(), String> {
+    let url =
+        url::Url::parse(&cfg.payload.streaming_url).map_err(|e| format!("streaming_URL: {e}"))?;
+    let policy = cfg.policy.clone();
+    tokio::task::spawn_blocking(move || {
+        payloads::validate::check_resolved("streaming_URL", &url, &policy)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
 }
 
-/// The job's JSON log line, and on persistent failure the error notification (with the full
+/// The job's JSON log line, and on persistent failure the error notice (with the whole
 /// result, so nothing is lost even when every store failed).
-async fn finish<J, S>(d: &TaskDeps<J, S>, report: &mut TaskReport, started: std::time::Instant) {
+async fn finish(d: &TaskDeps, report: &mut TaskReport, started: std::time::Instant) {
     let p = &d.config.payload;
     let failures: Vec<String> = report.failures().iter().map(|s| s.to_string()).collect();
     let steps: serde_json::Map<String, Value> = report
@@ -265,6 +214,7 @@ async fn finish<J, S>(d: &TaskDeps<J, S>, report: &mut TaskReport, started: std:
         json!({
             "source": p.source,
             "result": report.result,
+            "record": report.record,
             "steps": steps,
             "failed": failures,
             "duration_ms": started.elapsed().as_millis() as u64,
@@ -293,13 +243,43 @@ async fn finish<J, S>(d: &TaskDeps<J, S>, report: &mut TaskReport, started: std:
         "failed_steps": failures,
         "steps": steps,
         "result": report.result,
+        "record": report.record,
     }))
     .unwrap_or_default();
-    let r = retry(&d.config.backoff, &d.log, "error_notification", |_| {
-        sinks::errors::publish(&d.sns, topic, &subject, &message)
-    })
+    let published = footfall_runtime::retry(
+        &d.config.backoff,
+        "error_notification",
+        |e: &footfall_domain::sinks::SinkError| e.retryable,
+        |f| {
+            let failed = FailedAttempt {
+                step: f.what.to_string(),
+                attempt: f.attempt,
+                of: f.of,
+                retryable: f.retryable,
+                last: f.last,
+                error: f.error.to_string(),
+            };
+            attempt_failed(&d.log, &failed);
+            footfall_runtime::retry::log_failure(f)
+        },
+        |_| aws_sinks::errors::publish(&d.sns, topic, &subject, &message),
+    )
     .await;
-    report
-        .steps
-        .push(("error_notification".into(), step_of(r.map(|_| Step::Done))));
+    report.steps.push((
+        "error_notification".into(),
+        match published {
+            Ok(_) => Step::Done,
+            Err(e) => Step::Failed(e.to_string()),
+        },
+    ));
+}
+
+/// The `attempt_failed` event of one failed attempt.
+fn attempt_failed(log: &JsonLog, f: &FailedAttempt) {
+    log.event(
+        if f.last { "error" } else { "warn" },
+        "attempt_failed",
+        json!({"step": f.step, "attempt": f.attempt, "of": f.of,
+               "retryable": f.retryable, "error": f.error}),
+    );
 }

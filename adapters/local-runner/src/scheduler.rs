@@ -266,6 +266,7 @@ impl Scheduler {
                 callback: None,
                 notifier: self.notifier.as_ref(),
                 cooldown: &self.store,
+                on_failure: None,
             };
             let permits = &permits;
             let policy = &policy;

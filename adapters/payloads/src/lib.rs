@@ -576,25 +576,6 @@ pub struct JobResult {
     pub frames_analyzed: u32,
 }
 
-impl JobResult {
-    /// The CSV header of `s3://BUCKET/{user_id}.csv`.
-    pub const CSV_HEADER: &'static str =
-        "date_time,user_id,people_count,frames_analyzed,source,run_id";
-
-    /// One CSV line (no newline). All fields are validated charsets, so no quoting is needed.
-    pub fn csv_line(&self) -> String {
-        format!(
-            "{},{},{},{},{},{}",
-            self.date_time,
-            self.user_id,
-            self.people_count,
-            self.frames_analyzed,
-            self.source,
-            self.run_id
-        )
-    }
-}
-
 fn get_str(obj: &Map<String, Value>, prefix: &str, key: &str) -> Result<String, PayloadError> {
     match obj.get(key) {
         Some(Value::String(s)) => Ok(s.clone()),

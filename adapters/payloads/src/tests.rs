@@ -377,27 +377,6 @@ fn run_user_key_is_deterministic() {
 }
 
 #[test]
-fn csv_line() {
-    let r = JobResult {
-        run_id: "evt-1".into(),
-        user_id: "user_1".into(),
-        source: Source::EventBridge,
-        date_time: "2024-01-01T12:00:00Z".into(),
-        streaming_url: "https://x.example.com/a".into(),
-        people_count: 4,
-        frames_analyzed: 25,
-    };
-    assert_eq!(
-        r.csv_line(),
-        "2024-01-01T12:00:00Z,user_1,4,25,EVENTBRIDGE,evt-1"
-    );
-    assert_eq!(
-        JobResult::CSV_HEADER.split(',').count(),
-        r.csv_line().split(',').count()
-    );
-}
-
-#[test]
 fn hostile_nesting_control_characters_and_loopback_urls_are_refused() {
     // Deeply nested JSON: a clear error (serde_json's recursion limit), never a stack overflow,
     // whether the whole event or one unknown field is nested.

@@ -14,5 +14,6 @@ pub mod pipeline;
 pub use count::{BusiestFrame, CountError, CountReport, Sample, count_stream, count_url};
 pub use counter::{CounterError, PeopleCounter};
 pub use pipeline::{
-    AlertOutcome, Counting, JobOutcome, JobPolicy, JobRequest, JobSinks, Step, run_job,
+    AlertOutcome, Counting, FailedAttempt, JobOutcome, JobPolicy, JobRequest, JobSinks, Step,
+    run_job,
 };

@@ -51,6 +51,21 @@ pub struct JobSinks<'a> {
     pub callback: Option<&'a dyn Callback>,
     pub notifier: &'a dyn Notifier,
     pub cooldown: &'a dyn CooldownStore,
+    /// Sees every failed attempt (besides the `tracing` log), e.g. for the task's JSON events.
+    pub on_failure: Option<&'a (dyn Fn(&FailedAttempt) + Send + Sync)>,
+}
+
+/// One failed attempt of a step, as [`JobSinks::on_failure`] sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedAttempt {
+    pub step: String,
+    /// 1-based.
+    pub attempt: u32,
+    pub of: u32,
+    pub retryable: bool,
+    /// No further attempt follows.
+    pub last: bool,
+    pub error: String,
 }
 
 /// How the job runs.
@@ -130,7 +145,18 @@ fn sink_retryable(error: &SinkError) -> bool {
     error.retryable
 }
 
-fn log_sink_failure(failure: Failure<'_, SinkError>) {
+/// Logs a failed attempt and shows it to the runtime's observer.
+fn report<E: std::fmt::Display>(sinks: &JobSinks<'_>, failure: Failure<'_, E>) {
+    if let Some(observer) = sinks.on_failure {
+        observer(&FailedAttempt {
+            step: failure.what.to_string(),
+            attempt: failure.attempt,
+            of: failure.of,
+            retryable: failure.retryable,
+            last: failure.last,
+            error: failure.error.to_string(),
+        });
+    }
     log_failure(failure)
 }
 
@@ -144,7 +170,7 @@ pub async fn run_job(
     let user = request.user_id.as_str();
     let run = request.run_id.as_str();
     tracing::info!(run_id = run, user_id = user, stream = %request.stream_url, "job started");
-    let (count, jpeg) = count_with_retries(request, counting, policy).await;
+    let (count, jpeg) = count_with_retries(request, counting, policy, &sinks).await;
     let (people, frames, health, error) = match &count {
         Ok(report) => (
             report
@@ -186,7 +212,7 @@ pub async fn run_job(
             &policy.sink_backoff,
             "picture",
             sink_retryable,
-            log_sink_failure,
+            |f| report(&sinks, f),
             |_| pictures.save(&request.user_id, &request.run_id, jpeg),
         )
         .await;
@@ -205,7 +231,7 @@ pub async fn run_job(
             &policy.sink_backoff,
             "db",
             sink_retryable,
-            log_sink_failure,
+            |f| report(&sinks, f),
             |_| results.store(&record),
         )
         .await;
@@ -227,7 +253,7 @@ pub async fn run_job(
                 &policy.sink_backoff,
                 "csv",
                 sink_retryable,
-                log_sink_failure,
+                |f| report(&sinks, f),
                 |_| csv.append(&record),
             )
             .await
@@ -250,7 +276,7 @@ pub async fn run_job(
                 &policy.sink_backoff,
                 "callback",
                 sink_retryable,
-                log_sink_failure,
+                |f| report(&sinks, f),
                 |_| callback.deliver(&record),
             )
             .await
@@ -286,6 +312,7 @@ async fn count_with_retries(
     request: &JobRequest,
     counting: &Counting,
     policy: &JobPolicy,
+    sinks: &JobSinks<'_>,
 ) -> (Result<CountReport, (Health, String)>, Option<Vec<u8>>) {
     // A result without counted frames is an `Err` to `retry`, so it is attempted again.
     let attempt = || {
@@ -330,7 +357,7 @@ async fn count_with_retries(
         &policy.count_backoff,
         "job",
         Attempt::retryable,
-        |f: Failure<'_, Attempt>| log_failure(f),
+        |f: Failure<'_, Attempt>| report(sinks, f),
         |_| attempt(),
     )
     .await;
@@ -352,13 +379,16 @@ enum Attempt {
 }
 
 impl Attempt {
-    /// A stream that delivered nothing may deliver next time; a URL that does not parse, a
-    /// counter error or a crash will not change.
+    /// A stream that delivered nothing may deliver next time; a URL that does not parse or a
+    /// crash will not change.
     fn retryable(&self) -> bool {
         match self {
             Self::NoFrames(_) => true,
             Self::Failed(CountError::Source(error)) => error.is_transient(),
-            Self::Failed(_) | Self::Crashed(_) => false,
+            // A detector failure (device lost, out of memory) may pass; a counter that returns
+            // the wrong number of counts or panics will not.
+            Self::Failed(CountError::Counter(_)) => true,
+            Self::Failed(CountError::CountMismatch { .. }) | Self::Crashed(_) => false,
         }
     }
 }
@@ -394,7 +424,7 @@ async fn alert(
             &policy.sink_backoff,
             "cooldown",
             sink_retryable,
-            log_sink_failure,
+            |f| report(&sinks, f),
             |_| sinks.cooldown.last_alert(&request.user_id),
         )
         .await
@@ -428,7 +458,7 @@ async fn alert(
         &policy.sink_backoff,
         "notify",
         sink_retryable,
-        log_sink_failure,
+        |f| report(&sinks, f),
         |_| sinks.notifier.notify(alert),
     )
     .await;
@@ -440,7 +470,7 @@ async fn alert(
                 &policy.sink_backoff,
                 "cooldown",
                 sink_retryable,
-                log_sink_failure,
+                |f| report(&sinks, f),
                 |_| {
                     sinks
                         .cooldown
