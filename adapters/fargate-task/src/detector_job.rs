@@ -1,10 +1,12 @@
 //! The real job of the task: the user's stream through the frame source, people counted by
 //! detector-core (the local runner's count job), the busiest frame annotated for the alert.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use detector_core::{BackendChoice, Detector, DetectorConfig};
+use detector_core::weights::manifest::{self, WEIGHTS_DIR_ENV, WEIGHTS_ENV, WeightsLocator};
+use detector_core::{BackendChoice, Detector, ModelSize, PostprocessConfig, RunOptions};
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec, YtDlpResolver};
 use local_runner::detector::DetectorCounter;
 use local_runner::job::{PeopleCounter, run_count_job};
@@ -47,16 +49,35 @@ impl DetectorJob {
         if !(every > 0.0 && every.is_finite()) {
             return Err("FOOTFALL_SAMPLE_EVERY_SECS must be a positive number".into());
         }
-        let detector = Detector::new(DetectorConfig {
-            backend,
-            ..Default::default()
-        })
-        .map_err(|e| format!("cannot load the detector: {e}"))?;
+        let detector =
+            load_detector(backend).map_err(|e| format!("cannot load the detector: {e}"))?;
         Ok(Self {
             counter: Arc::new(DetectorCounter::new(detector)),
             sampling: SamplingPolicy::Every(Duration::from_secs_f64(every)),
         })
     }
+}
+
+/// YOLOX-Nano from `$FOOTFALL_WEIGHTS` (any size, read from the file) or the cache directory
+/// (`$FOOTFALL_WEIGHTS_DIR`, else `$XDG_CACHE_HOME` or `$HOME/.cache`, `footfall/weights`); never
+/// downloaded. detector-core reads no environment, so the task does it here.
+fn load_detector(backend: BackendChoice) -> Result<Detector, detector_core::DetectorError> {
+    let cache_dir = std::env::var_os(WEIGHTS_DIR_ENV)
+        .map(PathBuf::from)
+        .or_else(|| {
+            let xdg = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
+            let home = std::env::var_os("HOME").map(PathBuf::from);
+            WeightsLocator::default_cache_dir(xdg.as_deref(), home.as_deref())
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("footfall").join("weights"));
+    let explicit = std::env::var_os(WEIGHTS_ENV).map(PathBuf::from);
+    let entry = manifest::entry(ModelSize::Nano.name())?;
+    let path = WeightsLocator::new(cache_dir).resolve(&entry, explicit.as_deref())?;
+    let run = RunOptions {
+        backend,
+        ..RunOptions::default()
+    };
+    Detector::from_onnx_file(&path, run, PostprocessConfig::default())
 }
 
 impl JobRunner for DetectorJob {

@@ -5,11 +5,11 @@
 
 use std::time::Instant;
 
-use detector_core::{Detector, DetectorConfig};
-use stream_server::shared_dir;
+use detector_core::{Detector, PostprocessConfig, RunOptions};
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec};
 use local_runner::detector::DetectorCounter;
 use local_runner::job::run_count_job;
+use stream_server::shared_dir;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shared = shared_dir()?;
@@ -23,11 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nth: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(1);
     let batch: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(8);
     let load = Instant::now();
-    let detector = Detector::new(DetectorConfig {
-        weights: Some(shared.join("weights/yolox_nano.onnx")),
-        max_batch: batch,
-        ..DetectorConfig::default()
-    })?;
+    let detector = Detector::from_onnx_file(
+        &shared.join("weights/yolox_nano.onnx"),
+        RunOptions {
+            max_batch: batch,
+            ..RunOptions::default()
+        },
+        PostprocessConfig::default(),
+    )?;
     let load = load.elapsed();
     let counter = DetectorCounter::new(detector);
     let options = JobOptions {
