@@ -2,20 +2,23 @@
 //! decode + NMS, and end-to-end `count_people` (one photo, all 73 photos, the 10 s video).
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use detector_core::postprocess::{PostprocessConfig, postprocess};
-use detector_core::preprocess::letterbox_batch;
-use detector_core::{BackendChoice, Detector, DetectorConfig, NUM_CLASSES};
+use detector_core::{BackendChoice, Detector, NUM_CLASSES, RunOptions};
+use detector_prepost::postprocess::{PostprocessConfig, postprocess};
+use detector_prepost::preprocess::letterbox_batch;
 use footfall_benches::{shared_dir, shared_photos};
 use frame_source::{FrameStream, JobOptions, SamplingPolicy, SourceSpec};
 use std::hint::black_box;
 use std::time::Duration;
 
 fn detector(backend: BackendChoice) -> Detector {
-    Detector::new(DetectorConfig {
-        weights: Some(shared_dir().join("weights/yolox_nano.onnx")),
-        backend,
-        ..Default::default()
-    })
+    Detector::from_onnx_file(
+        &shared_dir().join("weights/yolox_nano.onnx"),
+        RunOptions {
+            backend,
+            ..Default::default()
+        },
+        PostprocessConfig::default(),
+    )
     .expect("detector")
 }
 

@@ -23,7 +23,10 @@ pub fn photos_in(dir: &Path) -> Vec<(String, RgbImage)> {
         .into_iter()
         .map(|p| {
             let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            (name, detector_core::load_image(&p).expect("photo"))
+            (
+                name,
+                detector_prepost::frame::load_image(&p).expect("photo"),
+            )
         })
         .collect()
 }

@@ -4,59 +4,63 @@
 //! -> detections per frame -> people counts.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::Path;
 
 use burn::tensor::{Tensor, TensorData};
+use detector_prepost::postprocess::{Detection, PostprocessConfig, anchor_count, postprocess};
+use detector_prepost::preprocess::letterbox_batch;
 use image::RgbImage;
 
 use crate::backend::{BackendChoice, SelectedBackend, select_backend};
 use crate::count::PeopleCount;
-use crate::error::{DetectorError, WeightsError};
+use crate::error::DetectorError;
 use crate::model::{ModelSize, Yolox, YoloxConfig};
-use crate::postprocess::{PostprocessConfig, anchor_count, postprocess};
-use crate::preprocess::letterbox_batch;
-use crate::weights::{apply_onnx, manifest, onnx};
+use crate::weights::{OnnxWeights, apply_onnx};
 
 /// COCO classes of the published weights.
 pub const NUM_CLASSES: usize = 80;
 
-/// Everything a [`Detector`] is built from.
-#[derive(Debug, Clone)]
-pub struct DetectorConfig {
-    /// Network size.
-    pub model: ModelSize,
-    /// Weights file; when `None`, resolved from the manifest (`FOOTFALL_WEIGHTS`, cache).
-    pub weights: Option<PathBuf>,
-    /// Allow downloading missing weights from the official URL.
-    pub allow_download: bool,
+/// How a [`Detector`] runs: backend, CPU threads, batching and input size. Where the weights
+/// come from is the constructor's argument, what comes out is the [`PostprocessConfig`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
     /// Compute backend.
     pub backend: BackendChoice,
-    /// Square input side (multiple of 32); `None` for the model's default.
-    pub input_size: Option<usize>,
-    /// Thresholds and NMS settings.
-    pub postprocess: PostprocessConfig,
+    /// CPU threads for the network: `Some(n)` gives the detector a pool of its own with `n`
+    /// threads; `None` uses rayon's global pool (one thread per core, or `RAYON_NUM_THREADS`,
+    /// which rayon itself reads). Unused on wgpu.
+    pub threads: Option<usize>,
     /// Frames per forward pass; larger inputs are split to bound memory.
     pub max_batch: usize,
+    /// Square input side (multiple of 32); `None` for the default of the weights' model size.
+    pub input_size: Option<usize>,
 }
 
-impl Default for DetectorConfig {
+impl Default for RunOptions {
     fn default() -> Self {
         Self {
-            model: ModelSize::Nano,
-            weights: None,
-            allow_download: false,
             backend: BackendChoice::Cpu,
-            input_size: None,
-            postprocess: PostprocessConfig::default(),
+            threads: None,
             max_batch: 8,
+            input_size: None,
         }
     }
 }
 
 /// A loaded YOLOX network on a backend.
+///
+/// # Threads
+/// `Detector` is `Send + Sync` (asserted at compile time), and every method takes `&self`: one
+/// detector can be shared (e.g. in an `Arc`) and [`Self::detect`] called from several threads
+/// at once. The calls do not add throughput, though: on the CPU each forward pass already
+/// spreads over the whole pool (the global one, or the detector's own with
+/// [`RunOptions::threads`]), so concurrent calls share those threads; on wgpu they queue on the
+/// one device. Serialising calls (as the local runner does) costs nothing on a small machine.
 pub struct Detector {
     model: Yolox,
     backend: SelectedBackend,
+    /// The detector's own CPU pool, when [`RunOptions::threads`] asked for one.
+    pool: Option<rayon::ThreadPool>,
     model_size: ModelSize,
     input_size: usize,
     postprocess: PostprocessConfig,
@@ -68,6 +72,13 @@ impl std::fmt::Debug for Detector {
         f.debug_struct("Detector")
             .field("model", &self.model_size)
             .field("backend", &self.backend.description)
+            .field(
+                "threads",
+                &self
+                    .pool
+                    .as_ref()
+                    .map(rayon::ThreadPool::current_num_threads),
+            )
             .field("input_size", &self.input_size)
             .field("postprocess", &self.postprocess)
             .finish()
@@ -75,33 +86,41 @@ impl std::fmt::Debug for Detector {
 }
 
 impl Detector {
-    /// Resolves and loads the weights, starts the backend.
-    pub fn new(config: DetectorConfig) -> Result<Self, DetectorError> {
-        let path = match &config.weights {
-            Some(path) => path.clone(),
-            None => {
-                let entry = manifest::entry(config.model.name())?;
-                manifest::resolve(&entry, None, config.allow_download)?
-            }
-        };
-        let bytes = std::fs::read(&path).map_err(|source| WeightsError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        Self::from_onnx_bytes(config, &bytes)
+    /// Builds a detector from an ONNX export in memory; the model size is read from it.
+    pub fn from_onnx_bytes(
+        bytes: &[u8],
+        run: RunOptions,
+        postprocess: PostprocessConfig,
+    ) -> Result<Self, DetectorError> {
+        Self::from_weights(OnnxWeights::from_bytes(bytes)?, run, postprocess)
     }
 
-    /// Builds a detector from the bytes of an ONNX export.
-    pub fn from_onnx_bytes(config: DetectorConfig, bytes: &[u8]) -> Result<Self, DetectorError> {
-        let input_size = config
+    /// Builds a detector from an ONNX export file; the model size is read from it.
+    pub fn from_onnx_file(
+        path: &Path,
+        run: RunOptions,
+        postprocess: PostprocessConfig,
+    ) -> Result<Self, DetectorError> {
+        Self::from_weights(OnnxWeights::from_file(path)?, run, postprocess)
+    }
+
+    /// Builds a detector from parsed weights (use [`OnnxWeights::expect_size`] first to insist
+    /// on one size), starts the backend and checks every tensor against its layer.
+    pub fn from_weights(
+        weights: OnnxWeights,
+        run: RunOptions,
+        postprocess: PostprocessConfig,
+    ) -> Result<Self, DetectorError> {
+        let model_size = weights.model_size();
+        let input_size = run
             .input_size
-            .unwrap_or_else(|| config.model.default_input_size());
+            .unwrap_or_else(|| model_size.default_input_size());
         if input_size < 32 || !input_size.is_multiple_of(32) || input_size > 4096 {
             return Err(DetectorError::Config(format!(
                 "input size {input_size} must be a multiple of 32 between 32 and 4096"
             )));
         }
-        let post = config.postprocess;
+        let post = postprocess;
         if !(0.0..=1.0).contains(&post.score_threshold)
             || !(0.0..=1.0).contains(&post.iou_threshold)
         {
@@ -110,18 +129,41 @@ impl Detector {
                 post.score_threshold, post.iou_threshold
             )));
         }
-        let convs = onnx::read_convs(bytes)?;
-        let backend = select_backend(config.backend)?;
-        let mut model = YoloxConfig::for_size(config.model).init(&backend.device);
-        apply_onnx(&mut model, config.model.name(), convs, &backend.device)?;
-        tracing::debug!(model = %config.model, backend = %backend.description, input_size, "detector ready");
+        let pool = match run.threads {
+            None => None,
+            Some(0) => {
+                return Err(DetectorError::Config(
+                    "threads must be at least 1 (or unset for rayon's global pool)".into(),
+                ));
+            }
+            Some(threads) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .thread_name(|i| format!("detector-{i}"))
+                    .build()
+                    .map_err(|e| DetectorError::Backend {
+                        backend: "cpu".into(),
+                        reason: format!("cannot start {threads} threads: {e}"),
+                    })?,
+            ),
+        };
+        let backend = select_backend(run.backend)?;
+        let mut model = YoloxConfig::for_size(model_size).init(&backend.device);
+        apply_onnx(
+            &mut model,
+            model_size.name(),
+            weights.into_convs(),
+            &backend.device,
+        )?;
+        tracing::debug!(model = %model_size, backend = %backend.description, input_size, "detector ready");
         Ok(Self {
             model,
             backend,
-            model_size: config.model,
+            pool,
+            model_size,
             input_size,
             postprocess: post,
-            max_batch: config.max_batch.max(1),
+            max_batch: run.max_batch.max(1),
         })
     }
 
@@ -178,10 +220,12 @@ impl Detector {
                 let x = Tensor::<4>::from_data(data, &self.backend.device);
                 self.model.forward(x).try_into_data()
             };
-            if self.backend.is_wgpu {
-                run()
-            } else {
-                crate::kernels::on_cpu_pool(run)
+            match (&self.pool, self.backend.is_wgpu) {
+                (_, true) => run(),
+                // Inside `install` the kernels' parallel loops, `current_num_threads` (their
+                // tiling) and `kernels::join` all use this pool instead of the global one.
+                (Some(pool), false) => pool.install(run),
+                (None, false) => crate::kernels::on_cpu_pool(run),
             }
         }));
         let data = match result {
@@ -203,7 +247,7 @@ impl Detector {
     }
 
     /// Detections per frame (frame pixels, sorted by score) with the configured thresholds.
-    pub fn detect(&self, frames: &[RgbImage]) -> Result<Vec<Vec<crate::Detection>>, DetectorError> {
+    pub fn detect(&self, frames: &[RgbImage]) -> Result<Vec<Vec<Detection>>, DetectorError> {
         self.detect_with(frames, &self.postprocess)
     }
 
@@ -212,7 +256,7 @@ impl Detector {
         &self,
         frames: &[RgbImage],
         config: &PostprocessConfig,
-    ) -> Result<Vec<Vec<crate::Detection>>, DetectorError> {
+    ) -> Result<Vec<Vec<Detection>>, DetectorError> {
         let row = anchor_count(self.input_size) * (5 + NUM_CLASSES);
         let mut all = Vec::with_capacity(frames.len());
         for chunk in frames.chunks(self.max_batch) {
@@ -241,9 +285,15 @@ impl Detector {
 }
 
 /// Number of person detections in one frame's detections.
-pub fn count_people_in(detections: &[crate::Detection]) -> usize {
+pub fn count_people_in(detections: &[Detection]) -> usize {
     detections.iter().filter(|d| d.is_person()).count()
 }
+
+// `Detector` is documented as shareable between threads; keep that true at compile time.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Detector>();
+};
 
 fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
     panic

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-pub use detector_prepost::{EncodeError, ImageError, OnnxError};
+use detector_prepost::OnnxError;
+
+use crate::model::ModelSize;
 
 /// Failures while finding, reading or applying weights.
 #[derive(Debug, thiserror::Error)]
@@ -16,19 +18,22 @@ pub enum WeightsError {
         /// Cause.
         source: std::io::Error,
     },
-    /// The file is not a usable ONNX model.
-    #[error("invalid ONNX weights: {reason}")]
-    Format {
+    /// The file is not a readable ONNX model (the reader's error, unchanged).
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
+    /// The file is ONNX but not a YOLOX export this crate knows.
+    #[error("not a YOLOX export: {reason}")]
+    NotYolox {
         /// What is wrong.
         reason: String,
     },
-    /// One tensor of the file is unusable.
-    #[error("invalid ONNX tensor '{name}': {reason}")]
-    Tensor {
-        /// Initializer name.
-        name: String,
-        /// What is wrong.
-        reason: String,
+    /// The file holds another network size than the one requested.
+    #[error("the weights are {found}, but {requested} was requested")]
+    SizeMismatch {
+        /// Size the caller asked for.
+        requested: ModelSize,
+        /// Size read from the file.
+        found: ModelSize,
     },
     /// The file holds a different network than the one configured.
     #[error(
@@ -93,9 +98,6 @@ pub enum DetectorError {
     /// Weights problem.
     #[error(transparent)]
     Weights(#[from] WeightsError),
-    /// An image could not be read or decoded.
-    #[error(transparent)]
-    Image(#[from] ImageError),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -115,24 +117,4 @@ pub enum DetectorError {
         /// Cause.
         reason: String,
     },
-    /// Encoding an output image failed.
-    #[error(transparent)]
-    Encode(#[from] EncodeError),
-}
-
-/// The ONNX reader's errors keep their place among the weights errors (`Format`, `Tensor`), so
-/// code matching on them is unchanged by the move of the reader to `detector-prepost`.
-impl From<OnnxError> for WeightsError {
-    fn from(error: OnnxError) -> Self {
-        match error {
-            OnnxError::Format { reason } => Self::Format { reason },
-            OnnxError::Tensor { name, reason } => Self::Tensor { name, reason },
-        }
-    }
-}
-
-impl From<OnnxError> for DetectorError {
-    fn from(error: OnnxError) -> Self {
-        Self::Weights(error.into())
-    }
 }

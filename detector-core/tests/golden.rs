@@ -4,7 +4,8 @@
 
 mod common;
 
-use detector_core::{BackendChoice, Detection, Detector, DetectorConfig, load_image};
+use detector_core::{BackendChoice, Detection, Detector, PostprocessConfig, RunOptions};
+use detector_prepost::frame::load_image;
 use serde_json::Value;
 
 const THRESHOLDS: [f64; 3] = [0.25, 0.35, 0.50];
@@ -53,11 +54,14 @@ fn run_golden(backend: BackendChoice) {
     let golden: Value =
         serde_json::from_slice(&std::fs::read(shared.join("golden/yolox_nano.json")).unwrap())
             .unwrap();
-    let detector = Detector::new(DetectorConfig {
-        weights: Some(shared.join("weights/yolox_nano.onnx")),
-        backend,
-        ..Default::default()
-    })
+    let detector = Detector::from_onnx_file(
+        &shared.join("weights/yolox_nano.onnx"),
+        RunOptions {
+            backend,
+            ..Default::default()
+        },
+        PostprocessConfig::default(),
+    )
     .unwrap();
     let entries = golden["images"].as_array().unwrap();
     let mut failures = Vec::new();

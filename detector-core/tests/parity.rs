@@ -3,19 +3,26 @@
 
 mod common;
 
-use detector_core::preprocess::letterbox_batch;
-use detector_core::{BackendChoice, Detector, DetectorConfig};
+use detector_core::{BackendChoice, Detector, PostprocessConfig, RunOptions};
+use detector_prepost::preprocess::letterbox_batch;
 use image::RgbImage;
 
 const NAMES: [&str; 3] = ["bus", "zidane", "000000001000"];
 
 fn detector(backend: BackendChoice) -> Detector {
-    let shared = common::shared_dir();
-    Detector::new(DetectorConfig {
-        weights: Some(shared.join("weights/yolox_nano.onnx")),
+    detector_with(RunOptions {
         backend,
         ..Default::default()
     })
+}
+
+fn detector_with(run: RunOptions) -> Detector {
+    let shared = common::shared_dir();
+    Detector::from_onnx_file(
+        &shared.join("weights/yolox_nano.onnx"),
+        run,
+        PostprocessConfig::default(),
+    )
     .expect("detector")
 }
 
@@ -80,6 +87,17 @@ fn assert_raw_parity(detector: &Detector, tolerance: f32) {
 #[test]
 fn raw_output_matches_onnxruntime_on_cpu() {
     assert_raw_parity(&detector(BackendChoice::Cpu), 1e-3);
+}
+
+#[test]
+fn raw_output_matches_onnxruntime_on_a_pool_of_its_own() {
+    for threads in [1, 3] {
+        let det = detector_with(RunOptions {
+            threads: Some(threads),
+            ..Default::default()
+        });
+        assert_raw_parity(&det, 1e-3);
+    }
 }
 
 #[test]

@@ -3,20 +3,26 @@
 
 mod common;
 
-use detector_core::{BackendChoice, Detector, DetectorConfig, load_image};
+use detector_core::{BackendChoice, Detector, PostprocessConfig, RunOptions};
+use detector_prepost::frame::load_image;
 
 #[test]
 fn wgpu_matches_the_reference_and_the_cpu_backend() {
     let shared = common::shared_dir();
-    let config = |backend| DetectorConfig {
-        weights: Some(shared.join("weights/yolox_nano.onnx")),
-        backend,
-        ..Default::default()
+    let load = |backend| {
+        Detector::from_onnx_file(
+            &shared.join("weights/yolox_nano.onnx"),
+            RunOptions {
+                backend,
+                ..Default::default()
+            },
+            PostprocessConfig::default(),
+        )
     };
-    let gpu = Detector::new(config(BackendChoice::Wgpu)).expect(
+    let gpu = load(BackendChoice::Wgpu).expect(
         "wgpu backend: no adapter (install mesa-vulkan-drivers for a software Vulkan device)",
     );
-    let cpu = Detector::new(config(BackendChoice::Cpu)).unwrap();
+    let cpu = load(BackendChoice::Cpu).unwrap();
     for name in ["bus", "zidane", "000000001000"] {
         let input = common::read_npy(&shared.join(format!("parity/{name}_input.npy")));
         let reference = common::read_npy(&shared.join(format!("parity/{name}_output.npy")));

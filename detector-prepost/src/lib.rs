@@ -5,7 +5,7 @@
 //! [`postprocess`] (YOLOX grid decode, NMS), [`annotate`] (boxes, JPEG, base64) and [`onnx`]
 //! (the convolutions of an ONNX export as plain structs).
 //!
-//! `detector-core` re-exports these modules under the same names and adds the network (Burn).
+//! `detector-core` adds the network (Burn) and uses these stages; callers import them from here.
 //! Keeping them apart lets the fuzz targets and other light users build without Burn. Nothing
 //! here panics on bad input: every failure is one of the [`error`] types.
 

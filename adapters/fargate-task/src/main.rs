@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use detector_core::{BackendChoice, Detector, DetectorConfig};
+use std::path::PathBuf;
+
+use detector_core::weights::manifest::{self, WEIGHTS_DIR_ENV, WEIGHTS_ENV, WeightsLocator};
+use detector_core::{BackendChoice, Detector, ModelSize, PostprocessConfig, RunOptions};
 use fargate_task::{JsonLog, TaskConfig, TaskDeps, run_task};
 use footfall_job::Counting;
 use footfall_job::detector::DetectorCounter;
@@ -62,13 +65,35 @@ fn detector_counting(env: &Env<'_>) -> Result<Counting, String> {
             ));
         }
     };
-    let detector = Detector::new(DetectorConfig {
-        backend,
-        ..Default::default()
-    })
-    .map_err(|e| format!("cannot load the detector: {e}"))?;
+    let detector = load_detector(env, backend).map_err(|e| format!("cannot load the detector: {e}"))?;
     Ok(Counting {
         counter: Arc::new(DetectorCounter::new(detector)),
         resolver: Arc::new(YtDlpResolver::default()),
     })
+}
+
+/// YOLOX from `$FOOTFALL_WEIGHTS` (any size, read from the file) or the cache directory
+/// (`$FOOTFALL_WEIGHTS_DIR`, else `$XDG_CACHE_HOME` or `$HOME/.cache`, `footfall/weights`); never
+/// downloaded. detector-core reads no environment, so the task does it here.
+fn load_detector(
+    env: &Env<'_>,
+    backend: BackendChoice,
+) -> Result<Detector, detector_core::DetectorError> {
+    let cache_dir = env
+        .opt(WEIGHTS_DIR_ENV)
+        .map(PathBuf::from)
+        .or_else(|| {
+            let xdg = env.opt("XDG_CACHE_HOME").map(PathBuf::from);
+            let home = env.opt("HOME").map(PathBuf::from);
+            WeightsLocator::default_cache_dir(xdg.as_deref(), home.as_deref())
+        })
+        .unwrap_or_else(|| std::env::temp_dir().join("footfall").join("weights"));
+    let explicit = env.opt(WEIGHTS_ENV).map(PathBuf::from);
+    let entry = manifest::entry(ModelSize::Nano.name())?;
+    let path = WeightsLocator::new(cache_dir).resolve(&entry, explicit.as_deref())?;
+    let run = RunOptions {
+        backend,
+        ..RunOptions::default()
+    };
+    Detector::from_onnx_file(&path, run, PostprocessConfig::default())
 }

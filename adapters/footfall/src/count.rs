@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use clap::Args;
-use detector_core::Detector;
 use frame_source::YtDlpResolver;
 
 use crate::model_args::{ModelArgs, ThresholdArgs};
@@ -20,8 +19,10 @@ pub struct CountArgs {
 
 /// The exit status: 0 when the stream was healthy, 3 when not (the report is printed either way).
 pub fn run(args: CountArgs) -> anyhow::Result<u8> {
-    let config = args.model.detector_config(args.thresholds.postprocess());
-    let detector = Detector::new(config).context("loading the detector")?;
+    let detector = args
+        .model
+        .load_detector(args.thresholds.postprocess())
+        .context("loading the detector")?;
     let counter = DetectorCounter::new(detector);
     let mut count = args.count;
     count.batch = args.model.batch.max(1);

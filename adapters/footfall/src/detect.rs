@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use detector_core::{Detection, Detector, PostprocessConfig, annotate, encode_jpeg, load_image};
+use detector_core::{Detection, PostprocessConfig};
+use detector_prepost::annotate::{annotate, class_name, encode_jpeg};
+use detector_prepost::frame::load_image;
 use serde::Serialize;
 
 use crate::model_args::{ModelArgs, ThresholdArgs};
@@ -69,8 +71,10 @@ pub fn run(args: DetectArgs) -> anyhow::Result<u8> {
         score_threshold: wanted.score_threshold.min(COUNT_THRESHOLDS[0].1),
         ..wanted
     };
-    let detector =
-        Detector::new(args.model.detector_config(wanted)).context("cannot start the detector")?;
+    let detector = args
+        .model
+        .load_detector(wanted)
+        .context("cannot start the detector")?;
     tracing::info!(backend = detector.backend(), model = %detector.model_size(), images = args.images.len(), "detecting");
     if let Some(dir) = &args.annotate {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -174,7 +178,7 @@ fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
             writeln!(
                 out,
                 "    {:<14} {:.3}  [{:.1}, {:.1}, {:.1}, {:.1}]",
-                detector_core::class_name(d[5] as usize),
+                class_name(d[5] as usize),
                 d[4],
                 d[0],
                 d[1],

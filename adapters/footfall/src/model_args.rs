@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use detector_core::weights::manifest::{self, WEIGHTS_DIR_ENV, WEIGHTS_ENV, WeightsLocator};
 use detector_core::{
-    BackendChoice, ClassFilter, DetectorConfig, ModelSize, NmsMode, PostprocessConfig,
+    BackendChoice, ClassFilter, Detector, DetectorError, ModelSize, NmsMode, OnnxWeights,
+    PostprocessConfig, RunOptions,
 };
 
 /// Model, weights and backend.
@@ -17,9 +19,9 @@ pub struct ModelArgs {
     /// $FOOTFALL_WEIGHTS or the cache directory ($FOOTFALL_WEIGHTS_DIR).
     #[arg(long, value_name = "NAME")]
     pub model: Option<ModelSize>,
-    /// Size of the network when --weights is given.
-    #[arg(long, value_name = "NAME", default_value = "nano")]
-    pub model_size: ModelSize,
+    /// Expected size of the --weights file (checked against it); default: read from the file.
+    #[arg(long, value_name = "NAME")]
+    pub model_size: Option<ModelSize>,
     /// Compute backend: cpu, wgpu, auto (GPU if present), flex, ndarray.
     #[arg(long, default_value = "cpu")]
     pub backend: BackendChoice,
@@ -72,16 +74,48 @@ impl ThresholdArgs {
 }
 
 impl ModelArgs {
-    /// Detector configuration.
-    pub fn detector_config(&self, postprocess: PostprocessConfig) -> DetectorConfig {
-        DetectorConfig {
-            model: self.model.unwrap_or(self.model_size),
-            weights: self.weights.clone(),
-            allow_download: self.download,
-            backend: self.backend,
-            input_size: self.input_size,
-            postprocess,
-            max_batch: self.batch.max(1),
+    /// Finds the weights and loads the detector. The library reads no environment, so this is
+    /// where `$FOOTFALL_WEIGHTS` (a file used whatever the model name) and the cache directory
+    /// (`$FOOTFALL_WEIGHTS_DIR`, else `$XDG_CACHE_HOME` or `$HOME/.cache`, `footfall/weights`)
+    /// are read.
+    pub fn load_detector(&self, postprocess: PostprocessConfig) -> Result<Detector, DetectorError> {
+        let (path, requested) = match &self.weights {
+            Some(path) => (path.clone(), self.model_size),
+            None => {
+                let size = self.model.unwrap_or(ModelSize::Nano);
+                let entry = manifest::entry(size.name())?;
+                let explicit = std::env::var_os(WEIGHTS_ENV).map(PathBuf::from);
+                let locator = WeightsLocator {
+                    cache_dir: cache_dir_from_env(),
+                    allow_download: self.download,
+                };
+                let path = locator.resolve(&entry, explicit.as_deref())?;
+                // Without --model the default name only picks the cache file; a file given
+                // by $FOOTFALL_WEIGHTS may then be of any size.
+                (path, self.model.or(explicit.is_none().then_some(size)))
+            }
+        };
+        let mut weights = OnnxWeights::from_file(&path)?;
+        if let Some(size) = requested {
+            weights = weights.expect_size(size)?;
         }
+        let run = RunOptions {
+            backend: self.backend,
+            threads: None,
+            max_batch: self.batch.max(1),
+            input_size: self.input_size,
+        };
+        Detector::from_weights(weights, run, postprocess)
     }
+}
+
+/// `$FOOTFALL_WEIGHTS_DIR`, else the user's cache directory, else the temporary directory.
+fn cache_dir_from_env() -> PathBuf {
+    if let Some(dir) = std::env::var_os(WEIGHTS_DIR_ENV) {
+        return PathBuf::from(dir);
+    }
+    let xdg = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from);
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    WeightsLocator::default_cache_dir(xdg.as_deref(), home.as_deref())
+        .unwrap_or_else(|| std::env::temp_dir().join("footfall").join("weights"))
 }

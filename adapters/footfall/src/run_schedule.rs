@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use detector_core::Detector;
 use frame_source::YtDlpResolver;
 
 use crate::model_args::{ModelArgs, ThresholdArgs};
@@ -23,8 +22,10 @@ pub struct RunScheduleArgs {
 pub fn run(args: RunScheduleArgs) -> anyhow::Result<u8> {
     // Check the expression before the (slow) detector load.
     footfall_domain::schedule::Schedule::parse(&args.schedule.cron)?;
-    let config = args.model.detector_config(args.thresholds.postprocess());
-    let detector = Detector::new(config).context("loading the detector")?;
+    let detector = args
+        .model
+        .load_detector(args.thresholds.postprocess())
+        .context("loading the detector")?;
     let counter = Arc::new(DetectorCounter::new(detector));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

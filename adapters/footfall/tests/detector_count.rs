@@ -2,7 +2,7 @@
 //! second's count lies within manifest.json's min..max for that second (score threshold 0.25).
 
 use clap::Parser;
-use detector_core::{Detector, DetectorConfig};
+use detector_core::{Detector, PostprocessConfig, RunOptions};
 use footfall::cli::{CountArgs, run_count};
 use footfall_job::detector::DetectorCounter;
 use frame_source::YtDlpResolver;
@@ -22,10 +22,11 @@ fn per_second_counts_on_loopback_hls_match_the_manifest() {
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(shared.join("video/manifest.json")).unwrap())
             .unwrap();
-    let detector = Detector::new(DetectorConfig {
-        weights: Some(weights),
-        ..DetectorConfig::default()
-    })
+    let detector = Detector::from_onnx_file(
+        &weights,
+        RunOptions::default(),
+        PostprocessConfig::default(),
+    )
     .unwrap();
     let counter = DetectorCounter::new(detector);
     let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();

@@ -14,8 +14,10 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use detector_core::model::{Yolox, YoloxConfig};
-use detector_core::preprocess::letterbox_batch;
-use detector_core::{BackendChoice, Detector, DetectorConfig, ModelSize, count_people_in};
+use detector_core::{
+    BackendChoice, Detector, ModelSize, PostprocessConfig, RunOptions, count_people_in,
+};
+use detector_prepost::preprocess::letterbox_batch;
 use footfall_benches::photos_in;
 use image::RgbImage;
 
@@ -101,12 +103,15 @@ fn main() {
     let photos: Vec<RgbImage> = named.iter().map(|(_, p)| p.clone()).collect();
 
     let t = Instant::now();
-    let gpu = Detector::new(DetectorConfig {
-        weights: Some(weights.clone()),
-        backend: BackendChoice::Wgpu,
-        max_batch: 64,
-        ..Default::default()
-    })
+    let gpu = Detector::from_onnx_file(
+        &weights,
+        RunOptions {
+            backend: BackendChoice::Wgpu,
+            max_batch: 64,
+            ..Default::default()
+        },
+        PostprocessConfig::default(),
+    )
     .expect("wgpu detector");
     emit(format!(
         "{{\"event\":\"started\",\"backend\":\"{}\",\"startup_ms\":{:.1}}}",
@@ -149,11 +154,14 @@ fn main() {
     );
 
     // Agreement with the CPU backend on every photo, batch 8 on both.
-    let cpu = Detector::new(DetectorConfig {
-        weights: Some(weights),
-        backend: BackendChoice::Cpu,
-        ..Default::default()
-    })
+    let cpu = Detector::from_onnx_file(
+        &weights,
+        RunOptions {
+            backend: BackendChoice::Cpu,
+            ..Default::default()
+        },
+        PostprocessConfig::default(),
+    )
     .expect("cpu detector");
     let mut max_diff = 0.0f32;
     for chunk in photos.chunks(8).take(2) {

@@ -6,8 +6,8 @@
 
 use std::time::Instant;
 
-use detector_core::preprocess::letterbox_batch;
-use detector_core::{BackendChoice, Detector, DetectorConfig};
+use detector_core::{BackendChoice, Detector, PostprocessConfig, RunOptions};
+use detector_prepost::preprocess::letterbox_batch;
 use footfall_benches::{shared_dir, shared_photos};
 
 fn median_ms(mut samples: Vec<f64>) -> f64 {
@@ -22,11 +22,14 @@ fn main() {
         .parse()
         .expect("backend");
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
-    let detector = Detector::new(DetectorConfig {
-        weights: Some(shared_dir().join("weights/yolox_nano.onnx")),
-        backend,
-        ..Default::default()
-    })
+    let detector = Detector::from_onnx_file(
+        &shared_dir().join("weights/yolox_nano.onnx"),
+        RunOptions {
+            backend,
+            ..Default::default()
+        },
+        PostprocessConfig::default(),
+    )
     .expect("detector");
     let photos: Vec<_> = shared_photos().into_iter().map(|(_, f)| f).collect();
     for (batch, warm, runs) in [(1usize, 5usize, 40usize), (8, 2, 10)] {

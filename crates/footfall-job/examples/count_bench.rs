@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use detector_core::{Detector, DetectorConfig};
+use detector_core::{Detector, PostprocessConfig, RunOptions};
 use footfall_job::count_stream;
 use footfall_job::detector::DetectorCounter;
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec};
@@ -23,11 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let nth: u32 = args.next().map(|n| n.parse()).transpose()?.unwrap_or(1);
     let batch: usize = args.next().map(|n| n.parse()).transpose()?.unwrap_or(8);
     let load = Instant::now();
-    let detector = Detector::new(DetectorConfig {
-        weights: Some(shared.join("weights/yolox_nano.onnx")),
-        max_batch: batch,
-        ..DetectorConfig::default()
-    })?;
+    let detector = Detector::from_onnx_file(
+        &shared.join("weights/yolox_nano.onnx"),
+        RunOptions {
+            max_batch: batch,
+            ..RunOptions::default()
+        },
+        PostprocessConfig::default(),
+    )?;
     let load = load.elapsed();
     let counter = DetectorCounter::new(detector);
     let options = JobOptions {

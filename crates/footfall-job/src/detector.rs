@@ -3,7 +3,8 @@
 use std::sync::Mutex;
 
 use crate::counter::{CounterError, PeopleCounter};
-use detector_core::{Detector, annotate, count_people_in, encode_jpeg};
+use detector_core::{Detector, count_people_in};
+use detector_prepost::annotate::{annotate, encode_jpeg};
 use image::RgbImage;
 
 /// JPEG quality of annotated pictures (files and alert attachments).

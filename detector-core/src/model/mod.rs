@@ -142,11 +142,23 @@ impl YoloxConfig {
         Self::new(depth, width, depthwise)
     }
 
+    /// Channels at base width `c` (YOLOX's `int(c * width)`).
+    fn ch(&self, c: usize) -> usize {
+        (c as f64 * self.width) as usize
+    }
+
+    /// Output channels of the Focus stem, the network's first convolution: distinct for every
+    /// published size, so it identifies the size of an export.
+    pub fn stem_channels(&self) -> usize {
+        self.ch(64)
+    }
+
     /// Builds the network with uninitialised (lazy) parameters; load weights before use.
     pub fn init(&self, device: &Device) -> Yolox {
-        let ch = |c: usize| (c as f64 * self.width) as usize;
-        let backbone = CspDarknetConfig::new(ch(64), py_round(self.depth * 3.0).max(1))
-            .with_depthwise(self.depthwise);
+        let ch = |c: usize| self.ch(c);
+        let backbone =
+            CspDarknetConfig::new(self.stem_channels(), py_round(self.depth * 3.0).max(1))
+                .with_depthwise(self.depthwise);
         let channels = [ch(256), ch(512), ch(1024)];
         Yolox {
             backbone: YoloPafpnConfig::new(backbone, channels, py_round(self.depth * 3.0))

@@ -1,7 +1,10 @@
 //! The weights manifest (`weights/manifest.json`, compiled in) and resolution of a model
-//! name to a file: explicit path, then `FOOTFALL_WEIGHTS`, then the cache directory
-//! (`FOOTFALL_WEIGHTS_DIR`, default `~/.cache/footfall/weights`), then, when allowed, a
-//! download from the official URL verified against the manifest's sha256.
+//! name to a file with a [`WeightsLocator`]: an explicit path, then the cache directory, then,
+//! when allowed, a download from the official URL verified against the manifest's sha256.
+//!
+//! Nothing here reads the environment: the locator gets its cache directory and download
+//! permission from the caller. The footfall binaries read [`WEIGHTS_ENV`] and
+//! [`WEIGHTS_DIR_ENV`] and pass what they find.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -14,9 +17,10 @@ use crate::model::ModelSize;
 
 const MANIFEST_JSON: &str = include_str!("../../../weights/manifest.json");
 
-/// Environment variable naming a weights file to use whatever the model name.
+/// Environment variable the footfall binaries read for a weights file to use whatever the
+/// model name (passed to [`WeightsLocator::resolve`] as the explicit path). Not read here.
 pub const WEIGHTS_ENV: &str = "FOOTFALL_WEIGHTS";
-/// Environment variable naming the weights cache directory.
+/// Environment variable the footfall binaries read for the cache directory. Not read here.
 pub const WEIGHTS_DIR_ENV: &str = "FOOTFALL_WEIGHTS_DIR";
 
 /// Largest weights file accepted from a download (YOLOX-X is about 400 MB).
@@ -68,49 +72,69 @@ pub fn entry(name: &str) -> Result<ManifestEntry, WeightsError> {
         .ok_or_else(|| WeightsError::UnknownModel(name.to_string()))
 }
 
-/// Default cache directory.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os(WEIGHTS_DIR_ENV) {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("footfall").join("weights")
+/// Where a model's weights file is looked for, and whether it may be downloaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightsLocator {
+    /// Directory holding the files named in the manifest (downloads land here too).
+    pub cache_dir: PathBuf,
+    /// Download a missing file from the official URL (only for entries with a sha256).
+    pub allow_download: bool,
 }
 
-/// Finds the weights file for `entry`, downloading it into the cache when `allow_download`.
-pub fn resolve(
-    entry: &ManifestEntry,
-    explicit: Option<&Path>,
-    allow_download: bool,
-) -> Result<PathBuf, WeightsError> {
-    if let Some(path) = explicit {
-        return existing(path);
-    }
-    if let Some(path) = std::env::var_os(WEIGHTS_ENV) {
-        return existing(Path::new(&path));
-    }
-    let cached = cache_dir().join(&entry.file);
-    if cached.is_file() {
-        if let Some(expected) = &entry.sha256 {
-            verify_sha256(&cached, expected)?;
+impl WeightsLocator {
+    /// A locator over `cache_dir`, without downloads.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: cache_dir.into(),
+            allow_download: false,
         }
-        return Ok(cached);
     }
-    if !allow_download {
-        return Err(WeightsError::NotFound {
-            model: entry.name.clone(),
-            searched: format!("${WEIGHTS_ENV} (unset), {}", cached.display()),
-            hint: format!(
-                "Pass --weights PATH, set {WEIGHTS_ENV}, place the file in the cache, or allow the download from {}",
-                entry.url
-            ),
-        });
+
+    /// The conventional cache directory, `footfall/weights` under the user's cache directory:
+    /// `xdg_cache_home` (`$XDG_CACHE_HOME`), else `home/.cache` (`$HOME`); `None` when neither
+    /// is known (footfall then uses the temporary directory). The caller passes the values, so
+    /// this reads no environment.
+    pub fn default_cache_dir(
+        xdg_cache_home: Option<&Path>,
+        home: Option<&Path>,
+    ) -> Option<PathBuf> {
+        let base = xdg_cache_home
+            .map(Path::to_path_buf)
+            .or_else(|| home.map(|h| h.join(".cache")))?;
+        Some(base.join("footfall").join("weights"))
     }
-    download(entry, &cached)?;
-    Ok(cached)
+
+    /// The weights file for `entry`: `explicit` when given (it must exist; no checksum, since
+    /// the caller chose it), else the cache file (checked against the manifest's sha256 when it
+    /// has one), else, when downloads are allowed, the official file downloaded into the cache.
+    pub fn resolve(
+        &self,
+        entry: &ManifestEntry,
+        explicit: Option<&Path>,
+    ) -> Result<PathBuf, WeightsError> {
+        if let Some(path) = explicit {
+            return existing(path);
+        }
+        let cached = self.cache_dir.join(&entry.file);
+        if cached.is_file() {
+            if let Some(expected) = &entry.sha256 {
+                verify_sha256(&cached, expected)?;
+            }
+            return Ok(cached);
+        }
+        if !self.allow_download {
+            return Err(WeightsError::NotFound {
+                model: entry.name.clone(),
+                searched: cached.display().to_string(),
+                hint: format!(
+                    "Pass a weights file (footfall: --weights PATH or ${WEIGHTS_ENV}), place the file in the cache, or allow the download from {}",
+                    entry.url
+                ),
+            });
+        }
+        download(entry, &cached)?;
+        Ok(cached)
+    }
 }
 
 fn existing(path: &Path) -> Result<PathBuf, WeightsError> {
@@ -215,6 +239,45 @@ mod tests {
             entry("yolov8"),
             Err(WeightsError::UnknownModel(_))
         ));
+    }
+
+    #[test]
+    fn locator_uses_only_what_it_is_given() {
+        let dir = std::env::temp_dir().join(format!("footfall-locator-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let entry = entry("tiny").unwrap();
+        let locator = WeightsLocator::new(&dir);
+        let err = locator.resolve(&entry, None).unwrap_err();
+        assert!(matches!(err, WeightsError::NotFound { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&dir.display().to_string()),
+            "{err}"
+        );
+        // Tiny has no verified checksum, so a cached file is taken as it is.
+        std::fs::write(dir.join(&entry.file), b"x").unwrap();
+        assert_eq!(
+            locator.resolve(&entry, None).unwrap(),
+            dir.join(&entry.file)
+        );
+        let missing = dir.join("missing.onnx");
+        let err = locator.resolve(&entry, Some(&missing)).unwrap_err();
+        assert!(matches!(err, WeightsError::Io { .. }), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn default_cache_dir_prefers_xdg_then_home() {
+        let xdg = Path::new("/x");
+        let home = Path::new("/h");
+        assert_eq!(
+            WeightsLocator::default_cache_dir(Some(xdg), Some(home)).unwrap(),
+            Path::new("/x/footfall/weights")
+        );
+        assert_eq!(
+            WeightsLocator::default_cache_dir(None, Some(home)).unwrap(),
+            Path::new("/h/.cache/footfall/weights")
+        );
+        assert_eq!(WeightsLocator::default_cache_dir(None, None), None);
     }
 
     #[test]

@@ -1,16 +1,117 @@
-//! Weights: finding a model's file ([`manifest`]), reading an ONNX export ([`onnx`]) and
-//! applying it to a [`Yolox`] network, checking every tensor against the layer it fills.
+//! Weights: finding a model's file ([`manifest`]), reading an ONNX export ([`OnnxWeights`],
+//! over `detector_prepost::onnx`) and applying it to a [`Yolox`] network, checking every
+//! tensor against the layer it fills.
 
 pub mod manifest;
-/// The ONNX reader lives in `detector-prepost` (no Burn); re-exported here under its old path.
-pub use detector_prepost::onnx;
+
+use std::path::Path;
 
 use burn::module::Param;
 use burn::tensor::{Device, TensorData};
+use detector_prepost::onnx::{OnnxConv, read_convs};
 
 use crate::error::WeightsError;
-use crate::model::Yolox;
-use onnx::OnnxConv;
+use crate::model::{ModelSize, Yolox, YoloxConfig};
+
+/// The convolutions of a YOLOX ONNX export and the network size they belong to.
+///
+/// The size is read from the file itself: the Focus stem (the first convolution, 12 input
+/// channels after space-to-depth) has `64 x width` outputs, which differs for every published
+/// size (nano 16, tiny 24, s 32, m 48, l 64, x 80). Every other layer is checked when the
+/// weights are applied, so a file that only looks right at the stem is still refused.
+#[derive(Clone)]
+pub struct OnnxWeights {
+    convs: Vec<OnnxConv>,
+    size: ModelSize,
+}
+
+impl std::fmt::Debug for OnnxWeights {
+    // The tensors themselves would print megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxWeights")
+            .field("size", &self.size)
+            .field("convolutions", &self.convs.len())
+            .finish()
+    }
+}
+
+impl OnnxWeights {
+    /// Parses the bytes of an ONNX export and identifies its size.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeightsError> {
+        let convs = read_convs(bytes)?;
+        let size = size_of_export(&convs)?;
+        Ok(Self { convs, size })
+    }
+
+    /// Reads an ONNX export from a file.
+    pub fn from_file(path: &Path) -> Result<Self, WeightsError> {
+        let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// The network size these weights are for.
+    pub fn model_size(&self) -> ModelSize {
+        self.size
+    }
+
+    /// These weights if they are of size `requested`, otherwise
+    /// [`WeightsError::SizeMismatch`] (for callers that were asked for one size explicitly).
+    pub fn expect_size(self, requested: ModelSize) -> Result<Self, WeightsError> {
+        if self.size == requested {
+            Ok(self)
+        } else {
+            Err(WeightsError::SizeMismatch {
+                requested,
+                found: self.size,
+            })
+        }
+    }
+
+    /// The convolutions, in graph order.
+    pub(crate) fn into_convs(self) -> Vec<OnnxConv> {
+        self.convs
+    }
+}
+
+/// The published size whose Focus stem matches the export's first convolution.
+fn size_of_export(convs: &[OnnxConv]) -> Result<ModelSize, WeightsError> {
+    let not_yolox = |reason: String| WeightsError::NotYolox { reason };
+    let stem = convs
+        .first()
+        .ok_or_else(|| not_yolox("the file has no convolution".into()))?;
+    let (out, inputs) = match stem.weight_shape.as_slice() {
+        [out, inputs, ..] => (*out, *inputs),
+        _ => {
+            return Err(not_yolox(format!(
+                "first convolution '{}' has weight shape {:?}",
+                stem.weight_name, stem.weight_shape
+            )));
+        }
+    };
+    // Space-to-depth turns the 3 colour channels into 12.
+    if inputs != 12 {
+        return Err(not_yolox(format!(
+            "first convolution '{}' takes {inputs} channels; a YOLOX Focus stem takes 12",
+            stem.weight_name
+        )));
+    }
+    ModelSize::ALL
+        .into_iter()
+        .find(|&size| YoloxConfig::for_size(size).stem_channels() == out)
+        .ok_or_else(|| {
+            let known: Vec<String> = ModelSize::ALL
+                .iter()
+                .map(|&s| format!("{s} {}", YoloxConfig::for_size(s).stem_channels()))
+                .collect();
+            not_yolox(format!(
+                "the stem has {out} output channels, none of the published sizes ({})",
+                known.join(", ")
+            ))
+        })
+}
 
 /// Fills `model` with the convolutions of an ONNX export (BatchNorm already folded).
 ///
@@ -90,4 +191,50 @@ pub fn apply_onnx(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_published_size_has_its_own_stem_width() {
+        let widths: Vec<(ModelSize, usize)> = ModelSize::ALL
+            .iter()
+            .map(|&s| (s, YoloxConfig::for_size(s).stem_channels()))
+            .collect();
+        assert_eq!(
+            widths,
+            [
+                (ModelSize::Nano, 16),
+                (ModelSize::Tiny, 24),
+                (ModelSize::S, 32),
+                (ModelSize::M, 48),
+                (ModelSize::L, 64),
+                (ModelSize::X, 80),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_export_without_a_focus_stem_is_not_yolox() {
+        let conv = |shape: Vec<usize>| OnnxConv {
+            node: String::new(),
+            weight_name: "w".into(),
+            weight: vec![0.0; shape.iter().product()],
+            weight_shape: shape,
+            bias: None,
+            groups: 1,
+            strides: vec![],
+            pads: vec![],
+        };
+        for convs in [vec![], vec![conv(vec![16, 3, 3, 3])], vec![conv(vec![16])]] {
+            let err = size_of_export(&convs).unwrap_err();
+            assert!(matches!(err, WeightsError::NotYolox { .. }), "{err}");
+        }
+        assert_eq!(
+            size_of_export(&[conv(vec![48, 12, 3, 3])]).unwrap(),
+            ModelSize::M
+        );
+    }
 }
