@@ -65,7 +65,8 @@ fn detector_counting(env: &Env<'_>) -> Result<Counting, String> {
             ));
         }
     };
-    let detector = load_detector(env, backend).map_err(|e| format!("cannot load the detector: {e}"))?;
+    let detector =
+        load_detector(env, backend).map_err(|e| format!("cannot load the detector: {e}"))?;
     Ok(Counting {
         counter: Arc::new(DetectorCounter::new(detector)),
         resolver: Arc::new(YtDlpResolver::default()),

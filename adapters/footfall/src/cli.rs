@@ -145,7 +145,7 @@ pub struct CountOutcome {
 
 impl CountOutcome {
     /// Process exit status: 0 when the stream was healthy, 3 otherwise (the report is still printed).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> u8 {
         if self.report.health == StreamHealth::Ok {
             0
         } else {

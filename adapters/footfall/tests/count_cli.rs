@@ -39,7 +39,7 @@ struct RunSchedule {
     args: RunScheduleArgs,
 }
 
-fn count(argv: &[&str]) -> Result<(i32, String), CliError> {
+fn count(argv: &[&str]) -> Result<(u8, String), CliError> {
     let mut full = vec!["count"];
     full.extend_from_slice(argv);
     let parsed = Count::try_parse_from(full).map_err(|err| CliError::Usage(err.to_string()))?;
