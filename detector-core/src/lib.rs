@@ -21,7 +21,7 @@
 //! // Decoding and letterboxing are plain-data stages of `detector-prepost`.
 //! let frame = detector_prepost::frame::load_image(Path::new("street.jpg"))?;
 //! let count = detector.count_people(&[frame])?;
-//! println!("{} people", count.max);
+//! println!("{} people", count.max().unwrap_or(0));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
