@@ -124,7 +124,7 @@ fn bench_end_to_end(c: &mut Criterion) {
             let mut busiest = 0;
             for batch in stream.by_ref() {
                 let frames: Vec<_> = batch.into_iter().map(|f| f.image).collect();
-                busiest = busiest.max(det.count_people(&frames).unwrap().max);
+                busiest = busiest.max(det.count_people(&frames).unwrap().max().unwrap_or(0));
             }
             stream.finish();
             busiest

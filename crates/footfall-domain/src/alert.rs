@@ -97,7 +97,9 @@ mod tests {
     fn rule_table() {
         let hour = Duration::hours(1);
         let t0 = at("2026-11-30T10:00:00Z");
-        let cases: &[(Option<u32>, u32, bool, Option<&str>, AlertDecision)] = &[
+        // (people, threshold, monitored, last alert, expected)
+        type Case<'a> = (Option<u32>, u32, bool, Option<&'a str>, AlertDecision);
+        let cases: &[Case] = &[
             (None, 5, true, None, AlertDecision::NoData),
             (
                 Some(5),
