@@ -1,5 +1,5 @@
-//! What every footfall process needs, whatever it runs on: [`env`] (typed configuration from
-//! environment variables, one parser for every adapter), [`retry`] (attempts with exponential
+//! What every footfall process needs, whatever it runs on: [`mod@env`] (typed configuration from
+//! environment variables, one parser for every adapter), [`mod@retry`] (attempts with exponential
 //! backoff and jitter) and [`logging`] (the `tracing` subscriber, human or JSON).
 
 pub mod env;
