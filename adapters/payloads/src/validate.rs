@@ -289,24 +289,12 @@ mod tests {
 
     #[test]
     fn user_ids() {
-        for ok in ["user_1", "A-b.c_9", "x", "alice@shop1", &"a".repeat(64)] {
+        // The rule itself is footfall-domain's (`UserId::parse`, tested there); here: that the
+        // payloads apply it and name the field.
+        for ok in ["user_1", "alice@shop1"] {
             user_id("user_id", ok).unwrap();
         }
-        for bad in [
-            "",
-            "../etc",
-            "a/b",
-            "..",
-            ".hidden",
-            "-x",
-            "a..b",
-            "a\u{0}b",
-            "a\nb",
-            "ü",
-            "a b",
-            "a\\b",
-            &"a".repeat(65),
-        ] {
+        for bad in ["../etc", "-x", "a..b", ""] {
             let e = user_id("user_id", bad).unwrap_err();
             assert_eq!(e.field(), "user_id", "{bad:?}");
         }
