@@ -15,6 +15,7 @@ DEBIAN_PACKAGES=(
   libavcodec-dev libavformat-dev libavutil-dev libswscale-dev libswresample-dev
   libavdevice-dev libavfilter-dev ffmpeg
   mesa-vulkan-drivers libvulkan1 libturbojpeg0-dev
+  libssl-dev
   mariadb-server
   python3 python3-venv
 )
