@@ -7,12 +7,17 @@
 #   scripts/fresh-debian-check.sh setup     # time scripts/setup.sh inside (apt + venv)
 #   scripts/fresh-debian-check.sh commands  # time the README's two commands inside (cold build!)
 #   scripts/fresh-debian-check.sh shell     # a shell inside
+#   scripts/fresh-debian-check.sh adopt     # move the build and crate cache it made to the host
 #   scripts/fresh-debian-check.sh umount    # undo the mounts (before deleting the root)
 #
 # Settings (environment): ROOT (default /work/deb12, outside any clone), REPO (the clone to copy,
 # default this one), BRANCH (default its current branch), SHARED (the shared test data, default
-# ../shared beside REPO; bind-mounted read-only at /root/shared, beside the clone /root/footfall),
-# NICE (default 5), LOG (default /tmp/fresh-debian-<step>.log).
+# ../shared beside REPO), NICE (default 5), LOG (default /tmp/fresh-debian-<step>.log).
+#
+# Inside, the clone sits at REPO's own path and the data, read-only, at SHARED's path beside it,
+# so the build the check leaves in the clone's ./target is the build the host would make: after
+# `adopt` it serves as the host's $CARGO_TARGET_DIR (CI's ~/.cache/footfall-target), instead of a
+# second cold build of the same sources.
 #
 # The chroot shares the host's network: a MariaDB already listening on the host's 127.0.0.1:3306
 # answers setup.sh's ping, so setup does not start the chroot's own server (its package is still
@@ -25,6 +30,8 @@ ROOT="${ROOT:-/work/deb12}"
 REPO="${REPO:-$here}"
 BRANCH="${BRANCH:-$(git -C "$REPO" rev-parse --abbrev-ref HEAD)}"
 SHARED="${SHARED:-$(cd "$REPO/.." && pwd)/shared}"
+CLONE="$(cd "$REPO" && pwd)"           # the clone's path inside the root
+DATA="$(dirname "$CLONE")/shared"        # where the README's ../shared resolves inside
 NICE="${NICE:-5}"
 step="${1:-}"
 LOG="${LOG:-/tmp/fresh-debian-$step.log}"
@@ -41,10 +48,10 @@ mount_all() {
   mountpoint -q "$ROOT/sys" || mount --bind /sys "$ROOT/sys"
   mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
   mountpoint -q "$ROOT/dev/pts" || mount --bind /dev/pts "$ROOT/dev/pts"
-  mkdir -p "$ROOT/root/shared"
-  if ! mountpoint -q "$ROOT/root/shared"; then
-    mount --bind "$SHARED" "$ROOT/root/shared"
-    mount -o remount,bind,ro "$ROOT/root/shared"
+  mkdir -p "$ROOT$DATA"
+  if ! mountpoint -q "$ROOT$DATA"; then
+    mount --bind "$SHARED" "$ROOT$DATA"
+    mount -o remount,bind,ro "$ROOT$DATA"
   fi
   cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
 }
@@ -74,19 +81,20 @@ prepare)
     inside update-ca-certificates >/dev/null
   fi
   mount_all
-  rm -rf "$ROOT/root/footfall"
-  git clone -q --branch "$BRANCH" "$REPO" "$ROOT/root/footfall"
-  inside bash -c 'cd /root/footfall && git log --oneline -1 && cargo --version && rustc --version &&
-    ls /root/shared/weights/yolox_nano.onnx && (command -v python3 || echo "no python3 (stock minbase)")'
+  rm -rf "$ROOT$CLONE"
+  mkdir -p "$(dirname "$ROOT$CLONE")"
+  git clone -q --branch "$BRANCH" "$REPO" "$ROOT$CLONE"
+  inside bash -c "cd $CLONE && git log --oneline -1 && cargo --version && rustc --version &&
+    ls ../shared/weights/yolox_nano.onnx && (command -v python3 || echo 'no python3 (stock minbase)')"
   ;;
 setup)
   mount_all
-  inside bash -c "cd /root/footfall && time nice -n $NICE scripts/setup.sh" 2>&1 | tee "$LOG"
+  inside bash -c "cd $CLONE && time nice -n $NICE scripts/setup.sh" 2>&1 | tee "$LOG"
   ;;
 commands)
   # The README's two commands, cold, each timed. Takes the better part of an hour on 2 cores.
   mount_all
-  inside bash -c "set -o pipefail; cd /root/footfall && rm -rf target out /root/.cargo/registry /root/.cargo/git
+  inside bash -c "set -o pipefail; cd $CLONE && rm -rf target out /root/.cargo/registry /root/.cargo/git
     echo '== 1: scripts/setup.sh && cargo run --release --bin footfall -- count ...'
     time (nice -n $NICE scripts/setup.sh && nice -n $NICE cargo run --release --bin footfall -- count ../shared/video/people_10s_640x480.mp4 --every 1s --weights ../shared/weights/yolox_nano.onnx --annotate out)
     echo \"== 1 exit \$?\"
@@ -99,14 +107,25 @@ shell)
   mount_all
   inside bash -l
   ;;
+adopt)
+  # The crate sources keep their times (build scripts compare them), the build moves whole.
+  target="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
+  [ -d "$ROOT$CLONE/target/release" ] || { echo "no build in $ROOT$CLONE/target" >&2; exit 1; }
+  mkdir -p "$HOME/.cargo" "$(dirname "$target")"
+  cp -a --update=none "$ROOT/root/.cargo/registry" "$HOME/.cargo/" 2>/dev/null ||
+    cp -an "$ROOT/root/.cargo/registry" "$HOME/.cargo/"
+  rm -rf "$target"
+  mv "$ROOT$CLONE/target" "$target"
+  echo "the root's build is now $target"
+  ;;
 umount)
-  for m in root/shared dev/pts dev sys proc; do
-    mountpoint -q "$ROOT/$m" && umount "$ROOT/$m"
+  for m in "${DATA#/}" dev/pts dev sys proc; do
+    if mountpoint -q "$ROOT/$m"; then umount "$ROOT/$m"; fi
   done
   echo "unmounted; the root can now be deleted with: rm -rf $ROOT"
   ;;
 *)
-  sed -n '2,17p' "$0"
+  sed -n '2,22p' "$0"
   exit 2
   ;;
 esac
