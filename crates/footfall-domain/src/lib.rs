@@ -8,13 +8,15 @@
 //! - [`stats`]: max / median / p90 of per-frame counts;
 //! - [`alert`]: threshold, monitoring and cooldown;
 //! - [`sinks`]: the traits the job pipeline delivers through;
-//! - [`schedule`]: EventBridge `cron(...)` / `rate(...)` expressions.
+//! - [`schedule`]: EventBridge `cron(...)` / `rate(...)` expressions;
+//! - [`redact`]: stream URLs without credentials, for everything shown, stored or logged.
 
 pub mod alert;
 pub mod csv;
 pub mod health;
 pub mod ids;
 pub mod record;
+pub mod redact;
 pub mod schedule;
 pub mod sinks;
 pub mod stats;
@@ -23,4 +25,5 @@ pub use alert::{AlertDecision, AlertInput, DEFAULT_THRESHOLD, decide};
 pub use health::{Health, StreamHealth};
 pub use ids::{IdError, MAX_RUN_ID_LEN, MAX_USER_ID_LEN, RunId, UserId};
 pub use record::{MAX_PEOPLE, ResultRecord};
+pub use redact::redact_url;
 pub use stats::CountSummary;

@@ -76,6 +76,42 @@ impl Schedule {
             Schedule::Rate(interval) => after.checked_add_signed(*interval),
         }
     }
+
+    /// The latest tick at or before `at`: the tick a run started by an outside scheduler (cron
+    /// calling `run-schedule --once`) belongs to, so two launches within one period share one
+    /// run id. A `rate(...)` has no phase of its own: its ticks are taken as whole multiples of
+    /// the interval since the Unix epoch.
+    pub fn latest_at_or_before(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match self {
+            Schedule::Rate(interval) => {
+                let step = interval.num_seconds().max(1);
+                let start = at.timestamp().div_euclid(step) * step;
+                DateTime::from_timestamp(start, 0)
+            }
+            Schedule::Cron(cron) => {
+                // Walk forward from ever earlier starts: dense schedules are found in the first
+                // window, sparse ones (yearly) in a few doublings.
+                let mut window = Duration::hours(1);
+                let earliest = Utc.with_ymd_and_hms(FIRST_YEAR, 1, 1, 0, 0, 0).single()?;
+                loop {
+                    let from = at
+                        .checked_sub_signed(window)
+                        .unwrap_or(earliest)
+                        .max(earliest);
+                    let mut latest = None;
+                    let mut tick = cron.next_after(from - Duration::seconds(1));
+                    while let Some(t) = tick.filter(|t| *t <= at) {
+                        latest = Some(t);
+                        tick = cron.next_after(t);
+                    }
+                    if latest.is_some() || from == earliest {
+                        return latest;
+                    }
+                    window = window.checked_mul(4)?;
+                }
+            }
+        }
+    }
 }
 
 fn strip_call<'a>(text: &'a str, name: &str) -> Option<&'a str> {
@@ -295,6 +331,49 @@ mod tests {
             .next_after(at(after))
             .unwrap()
             .to_rfc3339()
+    }
+
+    fn latest(expression: &str, at_text: &str) -> Option<String> {
+        Schedule::parse(expression)
+            .unwrap()
+            .latest_at_or_before(at(at_text))
+            .map(|t| t.to_rfc3339())
+    }
+
+    #[test]
+    fn latest_tick_names_the_run_of_an_outside_launch() {
+        // Two cron launches 1.1 s apart, and one an hour late, belong to their tick.
+        for launch in [
+            "2026-11-28T12:00:00Z",
+            "2026-11-28T12:00:01.1Z",
+            "2026-11-28T12:59:59Z",
+        ] {
+            assert_eq!(
+                latest("cron(0 * * * ? *)", launch).as_deref(),
+                Some("2026-11-28T12:00:00+00:00"),
+                "{launch}"
+            );
+        }
+        assert_eq!(
+            latest("0/5 * * * ? *", "2026-11-28T12:07:30Z").as_deref(),
+            Some("2026-11-28T12:05:00+00:00")
+        );
+        // Sparse: yearly on 1 Jan, found from late December.
+        assert_eq!(
+            latest("cron(0 0 1 1 ? *)", "2026-12-31T23:59:00Z").as_deref(),
+            Some("2026-01-01T00:00:00+00:00")
+        );
+        // Nothing before the first year a schedule allows.
+        assert_eq!(latest("cron(0 0 1 1 ? 2030)", "2026-06-01T00:00:00Z"), None);
+        // rate(): multiples of the interval since the epoch.
+        assert_eq!(
+            latest("rate(1 hour)", "2026-11-28T12:34:56Z").as_deref(),
+            Some("2026-11-28T12:00:00+00:00")
+        );
+        assert_eq!(
+            latest("rate(15 minutes)", "2026-11-28T12:34:56Z").as_deref(),
+            Some("2026-11-28T12:30:00+00:00")
+        );
     }
 
     #[test]
