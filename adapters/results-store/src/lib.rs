@@ -1,5 +1,6 @@
-//! Users (`config` table) and job results (`result` table) in SQLite or MySQL/MariaDB through
-//! sqlx, with one set of portable migrations (`migrations/`) applied on connect.
+//! Users (`config` table), job results (`result`), the alert cooldown (`alert_cooldown`) and the
+//! alert outbox (`alert_outbox`) in SQLite or MySQL/MariaDB through sqlx, with one set of
+//! portable migrations (`migrations/`) applied on connect.
 //!
 //! The same SQL text runs on both databases (`?` placeholders, no upserts, integer flags); each
 //! query is dispatched to a typed pool because sqlx's `Any` driver cannot decode booleans or
@@ -182,6 +183,10 @@ macro_rules! on_pool {
         }
     };
 }
+
+mod outbox;
+
+pub use outbox::{OutboxAlert, OutboxCounts};
 
 /// A connected, migrated database.
 #[derive(Debug, Clone)]

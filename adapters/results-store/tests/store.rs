@@ -4,7 +4,7 @@
 
 use chrono::{TimeZone, Utc};
 use footfall_domain::{Health, RunId, UserId};
-use results_store::{Backend, NewUser, ResultRecord, Store, StoreError};
+use results_store::{Backend, NewUser, OutboxAlert, ResultRecord, Store, StoreError};
 use sqlx::Connection;
 
 fn record(run_id: &str, user_id: &str, people: Option<u32>, health: &str) -> ResultRecord {
@@ -21,7 +21,114 @@ fn record(run_id: &str, user_id: &str, people: Option<u32>, health: &str) -> Res
     }
 }
 
+/// The outbox's state machine: queue once, claim once, retry later, settle; an interrupted
+/// send is never repeated.
+async fn exercise_outbox(store: &Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    let alert = |run: &str, user: &str| OutboxAlert {
+        run_id: RunId::parse(run).unwrap(),
+        user_id: UserId::parse(user).unwrap(),
+        email: format!("{user}@example.com"),
+        people: 9,
+        threshold: 3,
+        source: "http://***@cam/live.m3u8".into(),
+        taken_at: t0,
+        image_ref: Some(format!("images/{user}/{run}.jpg")),
+        attempts: 0,
+    };
+    let a = alert("run-1", "alice");
+    assert!(store.enqueue_alert(&a).await.unwrap());
+    assert!(
+        !store.enqueue_alert(&a).await.unwrap(),
+        "queued once per run and user"
+    );
+    assert!(store.enqueue_alert(&alert("run-1", "bob")).await.unwrap());
+    let later = Utc::now() + chrono::Duration::seconds(5);
+
+    // Claimed alerts are not handed out twice.
+    let first = store.claim_due_alert(later).await.unwrap().unwrap();
+    let second = store.claim_due_alert(later).await.unwrap().unwrap();
+    assert_ne!(first.user_id, second.user_id);
+    assert_eq!(first.attempts, 1);
+    assert!(store.claim_due_alert(later).await.unwrap().is_none());
+    let (alice, bob) = if first.user_id.as_str() == "alice" {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert_eq!(alice.image_ref.as_deref(), Some("images/alice/run-1.jpg"));
+    assert_eq!(alice.people, 9);
+
+    // A definite failure comes back when due, with its attempt counted.
+    let retry_at = later + chrono::Duration::minutes(1);
+    store
+        .alert_retry_at(
+            &alice.run_id,
+            &alice.user_id,
+            retry_at,
+            "connection refused",
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.claim_due_alert(later).await.unwrap().is_none(),
+        "not due yet"
+    );
+    let again = store.claim_due_alert(retry_at).await.unwrap().unwrap();
+    assert_eq!((again.user_id.as_str(), again.attempts), ("alice", 2));
+    store
+        .alert_sent(&again.run_id, &again.user_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .alert_state(&again.run_id, &again.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .0,
+        "sent"
+    );
+
+    // Bob's sender was killed mid-send: his alert is abandoned, never resent.
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!(
+        (counts.sent, counts.sending, counts.undelivered()),
+        (1, 1, 1)
+    );
+    let abandoned = store
+        .abandon_interrupted_alerts(Utc::now() + chrono::Duration::seconds(2))
+        .await
+        .unwrap();
+    assert_eq!(abandoned, 1);
+    assert_eq!(
+        store
+            .alert_state(&bob.run_id, &bob.user_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .0,
+        "unknown"
+    );
+    assert!(store.claim_due_alert(retry_at).await.unwrap().is_none());
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!(
+        (counts.sent, counts.unknown, counts.undelivered()),
+        (1, 1, 0)
+    );
+
+    // A refusal is final.
+    store.enqueue_alert(&alert("run-2", "alice")).await.unwrap();
+    let refused = store.claim_due_alert(later).await.unwrap().unwrap();
+    store
+        .alert_failed(&refused.run_id, &refused.user_id, "550 mailbox unavailable")
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().failed, 1);
+}
+
 async fn exercise(store: &Store) {
+    exercise_outbox(store).await;
     // Users: add, get, list, enable/disable, remove.
     let mut alice = NewUser::new(
         "alice",
