@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Validates deploy/template.yaml with cfn-lint (in the venv of scripts/setup.sh), and checks that the
-# lint really catches mistakes (a copy with a broken reference must fail).
+# Validates deploy/template.yaml: cfn-lint (in the venv of scripts/setup.sh), then the template
+# tests of deploy/tests/test_template.py (retention, least-privilege IAM, environment wiring against
+# the Rust sources, Fargate sizes, error routing, the image's .dockerignore). Negative controls:
+# copies with one property broken each must be rejected, so neither check passes vacuously.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 command -v cfn-lint >/dev/null || { echo "cfn-lint missing: run scripts/setup.sh (it installs it into $FOOTFALL_VENV)" >&2; exit 2; }
+python3 -c 'import yaml' 2>/dev/null || { echo "PyYAML missing from $FOOTFALL_VENV: run scripts/setup.sh" >&2; exit 2; }
 cfn-lint deploy/template.yaml
 echo "cfn-lint: deploy/template.yaml OK"
 
@@ -16,6 +19,37 @@ if cfn-lint "$tmp/broken.yaml" >/dev/null 2>&1; then
   exit 1
 fi
 echo "cfn-lint: broken copy rejected (negative control OK)"
+
+python3 -m unittest discover -s deploy/tests -t deploy/tests
+echo "template tests: OK"
+
+# Each sed breaks one property the tests guard; the tests must then fail.
+mutations=(
+  "lifecycle shortened|s/ExpirationInDays: 365/ExpirationInDays: 30/"
+  "extra action|0,/Action: lambda:InvokeFunction/s//Action: [lambda:InvokeFunction, lambda:GetFunction]/"
+  "resource widened to *|0,/Resource: !GetAtt NotifyFunction.Arn/s//Resource: \"*\"/"
+  "variable set that no code reads|0,/Name: ALERT_THRESHOLD,/s//Name: ALERT_THRESHOLDS,/"
+  "required variable unset|/ECS_CLUSTER: !Ref Cluster/d"
+  "invalid CPU-memory pair accepted|0,/\"7168\", \"8192\"\\], !Ref ScheduledTaskMemory/s//\"7168\", \"8192\", \"16384\"], !Ref ScheduledTaskMemory/"
+  "stopped-task rule aimed elsewhere|/Id: error-topic/{n;s/Arn: !Ref ErrorTopic/Arn: !Ref AlertTopic/}"
+  "stopped-task rule ignoring exit 2|s/anything-but: \\[0, 1\\]/anything-but: [0, 1, 2]/"
+  "on-failure destination removed|/NotifyEventInvokeConfig:/,/Destination:/{/Destination:/d}"
+  "alarm on no log group|s/^      MetricName: NotifyErrorLines/      MetricName: NotifyErrorLine/"
+  "GPU task definition|s/RequiresCompatibilities: \\[FARGATE\\]/RequiresCompatibilities: [EC2]/"
+)
+for m in "${mutations[@]}"; do
+  what=${m%%|*}
+  sed "${m#*|}" deploy/template.yaml > "$tmp/mutant.yaml"
+  if cmp -s deploy/template.yaml "$tmp/mutant.yaml"; then
+    echo "negative control '$what' changed nothing: update it to the template" >&2
+    exit 1
+  fi
+  if FOOTFALL_TEMPLATE="$tmp/mutant.yaml" python3 -m unittest discover -s deploy/tests -t deploy/tests >/dev/null 2>&1; then
+    echo "template tests accepted a copy with: $what" >&2
+    exit 1
+  fi
+done
+echo "template tests: ${#mutations[@]} broken copies rejected (negative controls OK)"
 
 # Repository hygiene: no credentials or private keys in deploy/ or scripts/.
 if grep -rEn 'AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|aws_secret_access_key *= *[A-Za-z0-9/+]{30,}' deploy scripts adapters --include='*' \

@@ -22,9 +22,9 @@ DEBIAN_PACKAGES=(
 # Test-only tools (PyPI), all into the venv. cargo-lambda (with ziglang) runs the Lambda binaries
 # locally in the AWS end-to-end test; `cargo install cargo-lambda` takes far longer.
 PYTHON_PACKAGES=(numpy onnxruntime opencv-python-headless pillow "moto[server]" aiosmtpd cfn-lint
-  awscli ziglang cargo-lambda)
+  awscli ziglang cargo-lambda pyyaml)
 # What proves each one is there (module for find_spec, or a program in the venv's bin/).
-PYTHON_PROBES=(numpy onnxruntime cv2 PIL moto aiosmtpd cfnlint awscli ziglang
+PYTHON_PROBES=(numpy onnxruntime cv2 PIL moto aiosmtpd cfnlint awscli ziglang yaml
   bin/moto_server bin/cfn-lint bin/aws bin/cargo-lambda)
 
 missing=()
