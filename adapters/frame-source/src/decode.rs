@@ -317,7 +317,7 @@ pub(crate) fn run_job(
             } => {
                 let error = state.error_for(cause, failure, &spec, &limits);
                 tracing::warn!(
-                    source = %spec.original,
+                    source = %footfall_domain::redact_url(&spec.original),
                     error = %error.as_ref().map_or_else(String::new, ToString::to_string),
                     attempt = state.report.reconnects + 1,
                     backoff_ms = duration_ms(delay),
@@ -338,7 +338,7 @@ pub(crate) fn run_job(
     report.source_duration = state.source_duration;
     report.last_t = state.last_t;
     report.elapsed = watchdog.started.elapsed();
-    tracing::debug!(source = %spec.original, health = %report.health, sampled = report.frames_sampled, "frame source job ended");
+    tracing::debug!(source = %footfall_domain::redact_url(&spec.original), health = %report.health, sampled = report.frames_sampled, "frame source job ended");
     // The consumer may be gone; then nobody needs the report.
     let _ = sender.send(Message::Done(Box::new(report)));
 }

@@ -1,5 +1,6 @@
 //! Errors of the frame source. Library code never panics on bad input; everything that can go
-//! wrong with a source, a URL or a stream ends up here.
+//! wrong with a source, a URL or a stream ends up here. Messages show URLs without their
+//! credentials ([`footfall_domain::redact_url`]); the fields keep them whole.
 
 use std::time::Duration;
 
@@ -10,18 +11,20 @@ pub enum FrameSourceError {
     EmptySource,
 
     #[error(
-        "unsupported URL scheme `{scheme}` in `{source_text}` (supported: file paths, file://, http://, https://, rtsp://, rtsps://)"
+        "unsupported URL scheme `{scheme}` in `{}` (supported: file paths, file://, http://, https://, rtsp://, rtsps://)",
+        footfall_domain::redact_url(.source_text)
     )]
     UnsupportedScheme { scheme: String, source_text: String },
 
-    #[error("invalid URL `{source_text}`: {reason}")]
+    #[error("invalid URL `{}`: {reason}", footfall_domain::redact_url(.source_text))]
     InvalidUrl { source_text: String, reason: String },
 
     #[error("invalid sampling policy: {0}")]
     InvalidPolicy(String),
 
     #[error(
-        "page URL `{url}` needs `yt-dlp` to find its media URL, but `{program}` could not be run: {reason}. Install yt-dlp (e.g. `pip install yt-dlp`) or set FOOTFALL_YTDLP to its path"
+        "page URL `{}` needs `yt-dlp` to find its media URL, but `{program}` could not be run: {reason}. Install yt-dlp (e.g. `pip install yt-dlp`) or set FOOTFALL_YTDLP to its path",
+        footfall_domain::redact_url(.url)
     )]
     ResolverMissing {
         url: String,
@@ -29,19 +32,19 @@ pub enum FrameSourceError {
         reason: String,
     },
 
-    #[error("could not resolve page URL `{url}` to a media URL: {reason}")]
+    #[error("could not resolve page URL `{}` to a media URL: {reason}", footfall_domain::redact_url(.url))]
     ResolveFailed { url: String, reason: String },
 
     #[error("file not found: {0}")]
     NotFound(String),
 
-    #[error("could not open `{locator}`: {reason}")]
+    #[error("could not open `{}`: {reason}", footfall_domain::redact_url(.locator))]
     Open { locator: String, reason: String },
 
-    #[error("`{locator}` is not a decodable video ({reason})")]
+    #[error("`{}` is not a decodable video ({reason})", footfall_domain::redact_url(.locator))]
     InvalidData { locator: String, reason: String },
 
-    #[error("`{locator}` has no video stream")]
+    #[error("`{}` has no video stream", footfall_domain::redact_url(.locator))]
     NoVideoStream { locator: String },
 
     #[error("no decoder available for codec `{codec}`")]

@@ -17,6 +17,9 @@ pub enum AlertDecision {
     BelowThreshold { people: u32, threshold: u32 },
     /// The user's monitoring is off.
     MonitoringOff,
+    /// The alert for this very result went out before (a re-run of a stored result, e.g.
+    /// after a kill), whatever the cooldown.
+    AlreadyAlerted,
     /// An alert went out less than the cooldown ago.
     CoolingDown { until: DateTime<Utc> },
     /// Send it.
@@ -32,6 +35,7 @@ impl AlertDecision {
                 format!("people_count {people} does not exceed threshold {threshold}")
             }
             Self::MonitoringOff => "Monitoring_status is false".into(),
+            Self::AlreadyAlerted => "the alert for this result already went out".into(),
             Self::CoolingDown { until } => format!(
                 "cooldown: the last alert for this user was less than the window ago (until {})",
                 until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -71,6 +75,9 @@ pub fn decide(input: AlertInput) -> AlertDecision {
         return AlertDecision::MonitoringOff;
     }
     if let Some(last) = input.last_alert {
+        if last == input.taken_at {
+            return AlertDecision::AlreadyAlerted;
+        }
         let since = input.taken_at.signed_duration_since(last);
         if since.abs() < input.cooldown {
             return AlertDecision::CoolingDown {
@@ -139,6 +146,14 @@ mod tests {
                     until: at("2026-11-30T11:20:00Z"),
                 },
             ),
+            // The same result again (a re-run after a kill).
+            (
+                Some(6),
+                5,
+                true,
+                Some("2026-11-30T10:00:00Z"),
+                AlertDecision::AlreadyAlerted,
+            ),
         ];
         for (people, threshold, monitored, last, expected) in cases {
             let got = decide(AlertInput {
@@ -154,5 +169,24 @@ mod tests {
                 "{people:?} {threshold} {monitored} {last:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_same_result_never_alerts_twice_even_without_cooldown() {
+        let t0 = at("2026-11-30T10:00:00Z");
+        let input = AlertInput {
+            people: Some(9),
+            threshold: 1,
+            monitored: true,
+            taken_at: t0,
+            last_alert: Some(t0),
+            cooldown: Duration::zero(),
+        };
+        assert_eq!(decide(input), AlertDecision::AlreadyAlerted);
+        let next_tick = AlertInput {
+            taken_at: t0 + Duration::hours(1),
+            ..input
+        };
+        assert_eq!(decide(next_tick), AlertDecision::Send);
     }
 }

@@ -50,6 +50,7 @@ pub struct BusiestFrame {
 /// What counting one stream gave. Statistics are `None` when no frame was counted.
 #[derive(Debug, Clone)]
 pub struct CountReport {
+    /// The source as given, without credentials ([`footfall_domain::redact_url`]).
     pub source: String,
     pub health: StreamHealth,
     pub samples: Vec<Sample>,
@@ -105,7 +106,8 @@ pub fn count_stream(
     counter: &dyn PeopleCounter,
     on_batch: &mut dyn FnMut(&[Sample]),
 ) -> Result<CountReport, CountError> {
-    let source = spec.original.clone();
+    // Reports are shown and stored: no credentials.
+    let source = footfall_domain::redact_url(&spec.original).into_owned();
     let mut stream = FrameStream::open(spec, options)?;
     let mut samples = Vec::new();
     let mut busiest: Option<BusiestFrame> = None;

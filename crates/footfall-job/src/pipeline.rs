@@ -116,7 +116,7 @@ pub struct JobOutcome {
     pub error: Option<String>,
     /// `None` when the job had no result store.
     pub stored: Option<Stored>,
-    /// `None` when no alert was considered (no new result) or its delivery failed.
+    /// `None` when its delivery failed.
     pub alert: Option<AlertOutcome>,
     /// `(step, state)` in order: `job`, `picture`, `db`, `csv`, `callback`, `notify`.
     pub steps: Vec<(&'static str, Step)>,
@@ -169,7 +169,9 @@ pub async fn run_job(
 ) -> JobOutcome {
     let user = request.user_id.as_str();
     let run = request.run_id.as_str();
-    tracing::info!(run_id = run, user_id = user, stream = %request.stream_url, "job started");
+    // The stream is opened with the full URL; everything shown, stored or sent gets this.
+    let source = footfall_domain::redact_url(&request.stream_url).into_owned();
+    tracing::info!(run_id = run, user_id = user, stream = %source, "job started");
     let (count, jpeg) = count_with_retries(request, counting, policy, &sinks).await;
     let (people, frames, health, error) = match &count {
         Ok(report) => (
@@ -191,7 +193,7 @@ pub async fn run_job(
             people_count: people,
             health,
             frames,
-            source: request.stream_url.clone(),
+            source,
             image_ref: None,
         },
         error: error.clone(),
@@ -244,26 +246,23 @@ pub async fn run_job(
         outcome.stored = stored.ok();
         outcome.push("db", step);
     }
-    // A re-run of a stored result (same run id) appends nothing and alerts nobody.
-    let new_result = outcome.stored != Some(Stored::AlreadyStored);
-
+    // A re-run of a stored result (same run id, e.g. after a kill) still goes through the CSV
+    // log and the alert rule: both are idempotent (the CSV by run id, the alert by the
+    // cooldown, which holds the stored result's time), so what the killed run did not finish
+    // is finished, and nothing is done twice.
     if let Some(csv) = sinks.csv {
-        let step = if new_result {
-            match retry(
-                &policy.sink_backoff,
-                "csv",
-                sink_retryable,
-                |f| report(&sinks, f),
-                |_| csv.append(&record),
-            )
-            .await
-            {
-                Ok(Appended::Written) => Step::Done,
-                Ok(Appended::AlreadyPresent) => Step::AlreadyDone,
-                Err(e) => Step::Failed(e.to_string()),
-            }
-        } else {
-            Step::AlreadyDone
+        let step = match retry(
+            &policy.sink_backoff,
+            "csv",
+            sink_retryable,
+            |f| report(&sinks, f),
+            |_| csv.append(&record),
+        )
+        .await
+        {
+            Ok(Appended::Written) => Step::Done,
+            Ok(Appended::AlreadyPresent) => Step::AlreadyDone,
+            Err(e) => Step::Failed(e.to_string()),
         };
         outcome.push("csv", step);
     }
@@ -288,11 +287,9 @@ pub async fn run_job(
         outcome.push("callback", step);
     }
 
-    if new_result {
-        let (step, alert) = alert(request, &record, jpeg.as_deref(), sinks, policy).await;
-        outcome.alert = alert;
-        outcome.push("notify", step);
-    }
+    let (step, alert) = alert(request, &record, jpeg.as_deref(), sinks, policy).await;
+    outcome.alert = alert;
+    outcome.push("notify", step);
 
     match &outcome.error {
         Some(error) if outcome.record.people_count.is_none() => {
