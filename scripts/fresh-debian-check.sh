@@ -112,8 +112,8 @@ adopt)
   target="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
   [ -d "$ROOT$CLONE/target/release" ] || { echo "no build in $ROOT$CLONE/target" >&2; exit 1; }
   mkdir -p "$HOME/.cargo" "$(dirname "$target")"
-  cp -a --update=none "$ROOT/root/.cargo/registry" "$HOME/.cargo/" 2>/dev/null ||
-    cp -an "$ROOT/root/.cargo/registry" "$HOME/.cargo/"
+  # Overwrite: the same crate files, with the times the root's build saw.
+  cp -a "$ROOT/root/.cargo/registry" "$HOME/.cargo/"
   rm -rf "$target"
   mv "$ROOT$CLONE/target" "$target"
   echo "the root's build is now $target"
