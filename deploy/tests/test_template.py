@@ -144,8 +144,9 @@ EXPECTED_ACTIONS = {
             "!Sub arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-scheduled:*",
             "!Sub arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/${AWS::StackName}-adhoc:*",
         },
-        # ecs:ListTasks has no resource type in IAM: "*" is the only valid resource; the
-        # ecs:cluster condition (checked below) limits it to this stack's cluster.
+        # ecs:ListTasks cannot be scoped to a task or cluster ARN (IAM authorizes it on container
+        # instances, which Fargate tasks have none of): "*", limited to this stack's cluster by
+        # the ecs:cluster condition checked below.
         "ecs:ListTasks": {"*"},
         "iam:PassRole": {
             "!GetAtt ScheduledTaskRole.Arn",
