@@ -11,7 +11,6 @@
 //! unwritable folder) is reported in the user's outcome and logged, and the other users' results
 //! of the tick are still recorded.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,6 +23,7 @@ use footfall_job::{
 };
 use footfall_runtime::Backoff;
 use frame_source::JobOptions;
+use futures::stream::{FuturesUnordered, StreamExt};
 use results_store::{FlushReport, Spool, Store, User};
 use tokio::sync::Semaphore;
 
@@ -31,6 +31,7 @@ use crate::csv_log::CsvFiles;
 use crate::pictures::{PictureFiles, write_whole};
 use crate::results::SpooledResults;
 use crate::retention::{PruneReport, prune_older_than};
+use crate::shutdown::Shutdown;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -58,6 +59,9 @@ pub struct SchedulerConfig {
     /// At most one alert per user within this window (kept in the database, so it holds
     /// across processes).
     pub alert_cooldown: chrono::Duration,
+    /// After a shutdown request, how long running jobs may still finish (their results are
+    /// stored); jobs not started by then are not started.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl SchedulerConfig {
@@ -121,6 +125,10 @@ impl From<JobOutcome> for UserOutcome {
 #[derive(Debug, Clone)]
 pub struct TickSummary {
     pub run_id: RunId,
+    /// Users whose job was not started because shutdown was requested.
+    pub not_started: Vec<String>,
+    /// Jobs still running when the shutdown grace ran out: their results were not stored.
+    pub abandoned: usize,
     /// The database was down at the tick's start: the users came from the last tick's list.
     pub users_from_cache: bool,
     /// Spooled results of earlier ticks written to the database at the start of this one.
@@ -177,14 +185,14 @@ impl Scheduler {
         }
     }
 
-    /// Runs until `shutdown` completes, one tick at each time the schedule names.
+    /// Runs until `shutdown` is requested, one tick at each time the schedule names. A request
+    /// during a tick lets it end as [`Scheduler::run_tick_until`] describes.
     pub async fn run(
         &self,
         schedule: &Schedule,
         expression: &str,
-        shutdown: impl Future<Output = ()>,
+        shutdown: &Shutdown,
     ) -> Result<(), SchedulerError> {
-        tokio::pin!(shutdown);
         let mut after = Utc::now();
         loop {
             let tick = schedule
@@ -193,26 +201,42 @@ impl Scheduler {
             tracing::info!(%tick, "waiting for next tick");
             let wait = (tick - Utc::now()).to_std().unwrap_or_default();
             tokio::select! {
-                () = &mut shutdown => {
+                () = shutdown.requested() => {
                     tracing::info!("shutdown requested; scheduler stopped");
                     return Ok(());
                 }
                 () = tokio::time::sleep(wait) => {}
             }
             // A failing tick (database down) is logged; the next tick tries again.
-            match self.run_tick(tick).await {
+            match self.run_tick_until(tick, shutdown).await {
                 Ok(summary) => {
                     tracing::info!(run_id = %summary.run_id, users = summary.outcomes.len(), "tick done")
                 }
                 Err(error) => tracing::error!(%error, %tick, "tick failed"),
+            }
+            if shutdown.is_requested() {
+                tracing::info!("shutdown requested; scheduler stopped");
+                return Ok(());
             }
             // A tick that overran the next one skips it rather than starting late ticks back to back.
             after = Utc::now().max(tick);
         }
     }
 
-    /// One tick: a job per monitored user (through the one job pipeline), then retention.
+    /// One tick to its end (no shutdown).
     pub async fn run_tick(&self, tick: DateTime<Utc>) -> Result<TickSummary, SchedulerError> {
+        self.run_tick_until(tick, &Shutdown::never()).await
+    }
+
+    /// One tick: a job per monitored user (through the one job pipeline), then retention. Each
+    /// job stores its result, CSV line and alert as it ends, whatever the others do. Once
+    /// `shutdown` is requested no further job starts, and running jobs get
+    /// [`SchedulerConfig::shutdown_grace`] to finish.
+    pub async fn run_tick_until(
+        &self,
+        tick: DateTime<Utc>,
+        shutdown: &Shutdown,
+    ) -> Result<TickSummary, SchedulerError> {
         let run_id = RunId::for_tick(tick);
         let (users, users_from_cache) = self.monitored_users(&run_id).await?;
         // The database answers again: first the results it missed.
@@ -274,14 +298,40 @@ impl Scheduler {
             Some(async move {
                 // The semaphore is never closed, so acquiring only waits.
                 let _permit = permits.acquire().await.ok();
-                run_job(&request, counting, sinks, policy).await
+                if shutdown.is_requested() {
+                    return Err(request.user_id);
+                }
+                Ok(run_job(&request, counting, sinks, policy).await)
             })
         });
-        let outcomes: Vec<UserOutcome> = futures::future::join_all(jobs)
-            .await
-            .into_iter()
-            .map(UserOutcome::from)
-            .collect();
+        let mut running: FuturesUnordered<_> = jobs.collect();
+        let mut outcomes = Vec::new();
+        let mut not_started = Vec::new();
+        let grace = self.config.shutdown_grace;
+        let grace_over = async {
+            shutdown.requested().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::pin!(grace_over);
+        loop {
+            tokio::select! {
+                next = running.next() => match next {
+                    Some(Ok(outcome)) => outcomes.push(UserOutcome::from(outcome)),
+                    Some(Err(user_id)) => not_started.push(user_id.to_string()),
+                    None => break,
+                },
+                () = &mut grace_over => break,
+            }
+        }
+        // Jobs that had not started yet when the grace ended are not started either.
+        let abandoned = running.len();
+        drop(running);
+        // Stored as they finished; reported in user order.
+        outcomes.sort_by(|a, b| a.record.user_id.as_str().cmp(b.record.user_id.as_str()));
+        if shutdown.is_requested() {
+            tracing::warn!(%run_id, finished = outcomes.len(), not_started = not_started.len(),
+                abandoned, "tick cut short by shutdown");
+        }
         let pruned = if self.config.image_retention_days > 0 {
             let max_age = std::time::Duration::from_secs(
                 u64::from(self.config.image_retention_days) * 86_400,
@@ -298,6 +348,8 @@ impl Scheduler {
         };
         Ok(TickSummary {
             run_id,
+            not_started,
+            abandoned,
             users_from_cache,
             flushed,
             outcomes,

@@ -85,6 +85,7 @@ fn scheduler(store: &Store, counter: Counter, data_dir: &Path) -> (Scheduler, Sc
             ..JobOptions::default()
         },
         alert_cooldown: chrono::Duration::minutes(10),
+        shutdown_grace: Duration::from_secs(5),
     };
     let scheduler = Scheduler::new(
         store.clone(),

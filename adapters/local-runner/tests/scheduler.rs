@@ -1,5 +1,6 @@
 //! The scheduler end to end on loopback: HLS over a real HTTP server, SQLite, CSV files, images,
-//! and a real SMTP sink (`python3 -m aiosmtpd`, from scripts/setup.sh). The people counter is a
+//! the alert outbox, a real SMTP sink (`python3 -m aiosmtpd`, from scripts/setup.sh) and an SMTP
+//! server that never greets. The people counter is a
 //! fixed stand-in for the detector, so counts are known; the CLI tests use the real one.
 
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use footfall_domain::{AlertDecision, Health, UserId};
 use footfall_job::{AlertOutcome, CounterError, Counting, PeopleCounter, Step};
 use frame_source::{JobOptions, SamplingPolicy, YtDlpResolver};
 use image::RgbImage;
+use local_runner::outbox::{AlertSender, OutboxNotifier, OutboxPolicy};
 use local_runner::scheduler::{Scheduler, SchedulerConfig};
-use local_runner::smtp::{SmtpNotifier, SmtpSettings};
+use local_runner::smtp::{Mailer, SmtpNotifier, SmtpSettings};
 use results_store::{NewUser, Store};
 use stream_server::{Fault, LoopbackServer, shared_dir};
 
@@ -27,10 +29,10 @@ fn counting(people: usize) -> Counting {
 
 fn smtp(port: u16) -> Arc<dyn Notifier> {
     Arc::new(
-        SmtpNotifier::new(Some(SmtpSettings {
-            url: format!("smtp://127.0.0.1:{port}"),
-            from: "footfall@example.com".into(),
-        }))
+        SmtpNotifier::new(Some(SmtpSettings::new(
+            format!("smtp://127.0.0.1:{port}"),
+            "footfall@example.com",
+        )))
         .unwrap(),
     )
 }
@@ -45,6 +47,7 @@ fn config(data_dir: PathBuf) -> SchedulerConfig {
             ..JobOptions::default()
         },
         alert_cooldown: chrono::Duration::minutes(10),
+        shutdown_grace: Duration::from_secs(5),
     }
 }
 
@@ -246,10 +249,11 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
         alice_alerts[1],
         Some(AlertOutcome::Skipped(AlertDecision::CoolingDown { .. }))
     ));
-    assert_eq!(
-        alice_alerts[2], None,
-        "re-run tick: no new result, no alert"
-    );
+    // The re-run of 12:01 is judged again (a killed run may not have alerted), still cooling down.
+    assert!(matches!(
+        alice_alerts[2],
+        Some(AlertOutcome::Skipped(AlertDecision::CoolingDown { .. }))
+    ));
     assert_eq!(alice_alerts[3], sent);
     assert_eq!(
         summaries[0].outcomes[1].alert,
@@ -298,13 +302,7 @@ async fn alerts_without_smtp_are_log_lines_and_bad_smtp_urls_are_refused() {
         jpeg: None,
     };
     assert_eq!(notifier.notify(alert).await, Ok(Delivery::Logged));
-    assert!(
-        SmtpNotifier::new(Some(SmtpSettings {
-            url: "nonsense://".into(),
-            from: "a@b".into()
-        }))
-        .is_err()
-    );
+    assert!(SmtpNotifier::new(Some(SmtpSettings::new("nonsense://", "a@b"))).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,6 +342,289 @@ async fn failed_delivery_does_not_start_the_cooldown() {
         // Not cooling down: the next tick tries again.
         let alice = UserId::parse("alice").unwrap();
         assert_eq!(store.last_alert(&alice).await.unwrap(), None);
+    }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// A TCP server that accepts and never says a word: what a plain `smtp://` URL meets on an
+/// implicit-TLS port (465). Connections are held until the process ends.
+fn silent_server() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    port
+}
+
+fn mailer(port: u16, deadline: Duration) -> Arc<Mailer> {
+    Arc::new(
+        Mailer::new(&SmtpSettings {
+            deadline,
+            ..SmtpSettings::new(format!("smtp://127.0.0.1:{port}"), "footfall@example.com")
+        })
+        .unwrap(),
+    )
+}
+
+fn outbox(store: &Store, mailer: &Arc<Mailer>) -> Arc<dyn Notifier> {
+    Arc::new(OutboxNotifier {
+        store: store.clone(),
+        mailer: mailer.clone(),
+        wake: Arc::new(tokio::sync::Notify::new()),
+    })
+}
+
+fn sender(store: &Store, mailer: &Arc<Mailer>, data_dir: &Path) -> AlertSender {
+    AlertSender {
+        store: store.clone(),
+        mailer: mailer.clone(),
+        data_dir: data_dir.to_path_buf(),
+        policy: OutboxPolicy {
+            first_retry: Duration::from_secs(1),
+            ..OutboxPolicy::default()
+        },
+    }
+}
+
+async fn wait_for_messages(sink: &SmtpSink, n: usize) -> Vec<String> {
+    for _ in 0..50 {
+        if sink.messages().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sink.messages()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_smtp_server_delays_no_result_and_its_alerts_go_out_later() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("scheduler-silent-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
+        .await
+        .unwrap();
+    for user in ["alice", "bob"] {
+        let mut new = NewUser::new(
+            user,
+            &server.url("people.m3u8"),
+            &format!("{user}@example.com"),
+        );
+        new.threshold = 2;
+        store.add_user(&new).await.unwrap();
+    }
+    let config = config(root.join("data"));
+    let silent = mailer(silent_server(), Duration::from_secs(2));
+    let scheduler = Scheduler::new(
+        store.clone(),
+        counting(3),
+        outbox(&store, &silent),
+        config.clone(),
+    );
+
+    // The tick stores both results and queues both alerts without talking to the server.
+    let tick = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    let summary = scheduler.run_tick(tick).await.unwrap();
+    for outcome in &summary.outcomes {
+        assert!(outcome.inserted, "{outcome:?}");
+        assert_eq!(
+            outcome.alert,
+            Some(AlertOutcome::Delivered(Delivery::Queued))
+        );
+    }
+    assert_eq!(store.outbox_counts().await.unwrap().pending, 2);
+
+    // Sending meets the silent server: each alert gives up at its deadline, and stays queued.
+    let started = std::time::Instant::now();
+    let report = sender(&store, &silent, &config.data_dir)
+        .send_due(Duration::from_secs(60))
+        .await;
+    assert_eq!((report.sent, report.retry_later), (0, 2), "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    let run = summary.run_id.clone();
+    let alice = UserId::parse("alice").unwrap();
+    let (state, attempts, error) = store.alert_state(&run, &alice).await.unwrap().unwrap();
+    assert_eq!((state.as_str(), attempts), ("pending", 1));
+    assert!(error.unwrap().contains("did not finish within 2s"));
+
+    // The server is fixed: the queued alerts go out once each, with their pictures.
+    let sink = SmtpSink::start(&root.join("maildir"));
+    let working = mailer(sink.port, Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let fixed = sender(&store, &working, &config.data_dir);
+    assert_eq!(fixed.send_due(Duration::from_secs(60)).await.sent, 2);
+    assert_eq!(
+        fixed.send_due(Duration::from_secs(60)).await.sent,
+        0,
+        "at most once"
+    );
+    let messages = wait_for_messages(&sink, 2).await;
+    assert_eq!(messages.len(), 2);
+    for message in &messages {
+        assert!(message.contains("Content-Type: image/jpeg"), "{message}");
+        assert!(message.contains("\nDate: "), "{message}");
+        assert!(
+            message.contains(&format!("Message-ID: <footfall.{run}.")),
+            "{message}"
+        );
+    }
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.undelivered()), (2, 0));
+    std::fs::remove_dir_all(&root).ok();
+}
+
+/// A notifier that tells when it is reached and never returns: the process "dies" there.
+struct DiesInNotify(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl Notifier for DiesInNotify {
+    fn notify<'a>(
+        &'a self,
+        _alert: footfall_domain::sinks::Alert<'a>,
+    ) -> footfall_domain::sinks::BoxFuture<'a, Result<Delivery, footfall_domain::sinks::SinkError>>
+    {
+        if let Some(reached) = self.0.lock().unwrap().take() {
+            let _ = reached.send(());
+        }
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_between_its_csv_line_and_its_alert_alerts_once_when_run_again() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("scheduler-killed-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
+        .await
+        .unwrap();
+    let mut alice = NewUser::new("alice", &server.url("people.m3u8"), "alice@example.com");
+    alice.threshold = 2;
+    store.add_user(&alice).await.unwrap();
+    let config = config(root.join("data"));
+    let csv_path = config.results_dir().join("alice.csv");
+    let tick = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+
+    // First process: result and CSV line written, then it dies while alerting.
+    let (reached, dead) = tokio::sync::oneshot::channel();
+    let dying = Scheduler::new(
+        store.clone(),
+        counting(3),
+        Arc::new(DiesInNotify(std::sync::Mutex::new(Some(reached)))),
+        config.clone(),
+    );
+    tokio::select! {
+        _ = dying.run_tick(tick) => panic!("the tick cannot end"),
+        _ = dead => {}
+    }
+    drop(dying);
+    assert_eq!(store.results_for("alice").await.unwrap().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&csv_path).unwrap().lines().count(),
+        2
+    );
+
+    // The same tick again (cron's next launch of `--once`, named after the tick): the alert
+    // the dead process owed goes out; nothing is stored or appended twice.
+    let sink = SmtpSink::start(&root.join("maildir"));
+    let working = mailer(sink.port, Duration::from_secs(10));
+    for attempt in 0..2 {
+        let scheduler = Scheduler::new(
+            store.clone(),
+            counting(3),
+            outbox(&store, &working),
+            config.clone(),
+        );
+        let summary = scheduler.run_tick(tick).await.unwrap();
+        let outcome = &summary.outcomes[0];
+        assert!(!outcome.inserted);
+        let expected = if attempt == 0 {
+            Some(AlertOutcome::Delivered(Delivery::Queued))
+        } else {
+            Some(AlertOutcome::Skipped(AlertDecision::AlreadyAlerted))
+        };
+        assert_eq!(outcome.alert, expected, "attempt {attempt}");
+        sender(&store, &working, &config.data_dir)
+            .send_due(Duration::from_secs(30))
+            .await;
+    }
+    assert_eq!(wait_for_messages(&sink, 1).await.len(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1, "one email per breach");
+    assert_eq!(store.results_for("alice").await.unwrap().len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&csv_path).unwrap().lines().count(),
+        2
+    );
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_credentials_reach_no_sink() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("scheduler-secrets-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
+        .await
+        .unwrap();
+    // The loopback server ignores the credentials; the stream opens with the full URL.
+    let url = server.url("people.m3u8?token=tok3n&variant=1").replacen(
+        "http://",
+        "http://viewer:s3cret@",
+        1,
+    );
+    let mut alice = NewUser::new("alice", &url, "alice@example.com");
+    alice.threshold = 2;
+    store.add_user(&alice).await.unwrap();
+    let config = config(root.join("data"));
+    let sink = SmtpSink::start(&root.join("maildir"));
+    let working = mailer(sink.port, Duration::from_secs(10));
+    let scheduler = Scheduler::new(
+        store.clone(),
+        counting(3),
+        outbox(&store, &working),
+        config.clone(),
+    );
+    let summary = scheduler.run_tick(Utc::now()).await.unwrap();
+    assert_eq!(
+        summary.outcomes[0].record.people_count,
+        Some(3),
+        "{:?}",
+        summary.outcomes[0]
+    );
+    sender(&store, &working, &config.data_dir)
+        .send_due(Duration::from_secs(30))
+        .await;
+
+    let shown = "http://***@127.0.0.1";
+    let row = &store.results_for("alice").await.unwrap()[0];
+    assert!(
+        row.source.starts_with(shown) && row.source.ends_with("?token=***&variant=1"),
+        "{}",
+        row.source
+    );
+    let csv = std::fs::read_to_string(config.results_dir().join("alice.csv")).unwrap();
+    let messages = wait_for_messages(&sink, 1).await;
+    assert_eq!(messages.len(), 1);
+    for (sink_name, text) in [("csv", &csv), ("email", &messages[0]), ("db", &row.source)] {
+        assert!(
+            !text.contains("s3cret") && !text.contains("tok3n"),
+            "{sink_name}: {text}"
+        );
+        assert!(text.contains(shown), "{sink_name}: {text}");
     }
     std::fs::remove_dir_all(&root).ok();
 }

@@ -105,6 +105,8 @@ pub enum Delivery {
     Sent,
     /// No delivery channel is configured: the alert was logged instead.
     Logged,
+    /// Queued in an outbox that a sender delivers from, off the job's path (the local runner).
+    Queued,
 }
 
 /// Delivers alerts (SMTP email locally, the notification Lambda in AWS).
