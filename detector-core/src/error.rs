@@ -82,6 +82,14 @@ pub enum WeightsError {
     /// The model name is not in the manifest.
     #[error("unknown model '{0}' (see weights/manifest.json)")]
     UnknownModel(String),
+    /// The manifest knows no checksum for the model, so no file can be checked against it.
+    #[error(
+        "the manifest has no verified checksum for '{model}', so no file can be imported as it; pass the file with --weights PATH instead"
+    )]
+    Unverified {
+        /// Model name.
+        model: String,
+    },
     /// Download failed.
     #[error("download of {url} failed: {reason}")]
     Download {

@@ -23,6 +23,25 @@ pub enum CliError {
     Count(#[from] CountError),
     #[error(transparent)]
     Source(#[from] frame_source::FrameSourceError),
+    #[error("cannot write to {}: {source}", path.display())]
+    Output {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Makes sure `dir` exists and takes files, before any work that would be lost if it did not.
+pub fn check_output_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    let output = |source| CliError::Output {
+        path: dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(output)?;
+    let probe = dir.join(format!(".footfall-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(output)?;
+    std::fs::remove_file(&probe).map_err(output)?;
+    Ok(())
 }
 
 /// Parses `500ms`, `10s`, `5m`, `1h`, `2d` or a bare number of seconds.
@@ -162,6 +181,10 @@ pub fn run_count(
     resolver: &dyn UrlResolver,
     out: &mut dyn Write,
 ) -> Result<CountOutcome, CliError> {
+    // A picture folder that cannot be written fails now, not after the whole job.
+    if let Some(dir) = &args.annotate {
+        check_output_dir(dir)?;
+    }
     let spec = SourceSpec::parse(&args.source)?.resolve(resolver)?;
     let options = JobOptions {
         sampling: args.sampling.policy(),
@@ -209,13 +232,15 @@ pub fn run_count(
             let jpeg = counter
                 .annotated_jpeg(&busiest.image)
                 .map_err(|err| CliError::Count(CountError::Counter(err)))?;
-            std::fs::create_dir_all(dir)?;
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
             let path = dir.join(format!(
                 "footfall-{stamp}-t{:.2}s-{}p.jpg",
                 busiest.t, busiest.people
             ));
-            std::fs::write(&path, jpeg)?;
+            std::fs::write(&path, jpeg).map_err(|source| CliError::Output {
+                path: path.clone(),
+                source,
+            })?;
             Some(path)
         }
         _ => None,
@@ -277,7 +302,16 @@ pub struct RunScheduleArgs {
     /// Sender address of alert emails.
     #[arg(long, env = "FOOTFALL_SMTP_FROM", default_value = "footfall@localhost")]
     pub smtp_from: String,
-    /// Run one tick now and exit (for tests and for an external scheduler such as cron).
+    /// Longest SMTP conversation for one alert (connect, greeting, every command): a hung or
+    /// wrong-port server costs this much, never more.
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    pub smtp_timeout: Duration,
+    /// After SIGTERM or SIGINT, how long running jobs may still finish (their results are
+    /// stored); a second signal exits at once.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub grace: Duration,
+    /// Run the tick the schedule last reached (named after it, so overlapping launches in one
+    /// period share a run) and exit: for an external scheduler such as cron.
     #[arg(long)]
     pub once: bool,
 }
@@ -289,29 +323,66 @@ pub const SCHEDULE_DEFAULT_SAMPLING: SamplingPolicy = SamplingPolicy::Spread {
     window: Duration::from_secs(30),
 };
 
-/// Runs `footfall run-schedule` until Ctrl-C (or one tick with `--once`).
+/// `run-schedule` exit status when alerts could not be sent yet: they stay queued in the
+/// database and the next run (or the running scheduler) sends them.
+pub const EXIT_ALERTS_PENDING: u8 = 4;
+
+/// Runs `footfall run-schedule` until SIGTERM / SIGINT (or one tick with `--once`). Returns the
+/// exit status: 0, or [`EXIT_ALERTS_PENDING`].
 pub async fn run_schedule(
     args: &RunScheduleArgs,
     counter: std::sync::Arc<dyn PeopleCounter>,
     resolver: std::sync::Arc<dyn UrlResolver>,
     out: &mut dyn Write,
-) -> Result<(), CliError> {
+) -> Result<u8, CliError> {
+    use std::sync::Arc;
+
     use footfall_domain::schedule::Schedule;
+    use footfall_domain::sinks::Notifier;
+    use local_runner::outbox::{AlertSender, OutboxNotifier, OutboxPolicy};
     use local_runner::scheduler::{Scheduler, SchedulerConfig};
-    use local_runner::smtp::{SmtpNotifier, SmtpSettings};
+    use local_runner::shutdown;
+    use local_runner::smtp::{Mailer, SmtpNotifier, SmtpSettings};
 
     let schedule = Schedule::parse(&args.cron).map_err(|err| CliError::Usage(err.to_string()))?;
-    let smtp = args.smtp_url.as_ref().map(|url| SmtpSettings {
-        url: url.clone(),
-        from: args.smtp_from.clone(),
-    });
-    let notifier = SmtpNotifier::new(smtp).map_err(|err| CliError::Usage(err.to_string()))?;
-    if !notifier.smtp_configured() {
-        tracing::warn!(
-            "no SMTP server configured (--smtp-url / FOOTFALL_SMTP_URL): alerts will be log lines"
-        );
-    }
+    let mailer = match &args.smtp_url {
+        Some(url) => Some(Arc::new(
+            Mailer::new(&SmtpSettings {
+                url: url.clone(),
+                from: args.smtp_from.clone(),
+                deadline: args.smtp_timeout,
+            })
+            .map_err(|err| CliError::Usage(err.to_string()))?,
+        )),
+        None => {
+            tracing::warn!(
+                "no SMTP server configured (--smtp-url / FOOTFALL_SMTP_URL): alerts will be log lines"
+            );
+            None
+        }
+    };
     let store = args.store.connect().await?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    // With a server, the job only queues its alert; the sender delivers it off the job's path.
+    let (notifier, sender): (Arc<dyn Notifier>, Option<Arc<AlertSender>>) = match &mailer {
+        Some(mailer) => (
+            Arc::new(OutboxNotifier {
+                store: store.clone(),
+                mailer: mailer.clone(),
+                wake: wake.clone(),
+            }),
+            Some(Arc::new(AlertSender {
+                store: store.clone(),
+                mailer: mailer.clone(),
+                data_dir: args.store.data_dir.clone(),
+                policy: OutboxPolicy::default(),
+            })),
+        ),
+        None => (
+            Arc::new(SmtpNotifier::new(None).map_err(|err| CliError::Usage(err.to_string()))?),
+            None,
+        ),
+    };
     let config = SchedulerConfig {
         data_dir: args.store.data_dir.clone(),
         concurrency: args.concurrency.max(1),
@@ -322,64 +393,116 @@ pub async fn run_schedule(
             ..JobOptions::default()
         },
         alert_cooldown: chrono::Duration::from_std(args.cooldown).unwrap_or(chrono::Duration::MAX),
+        shutdown_grace: args.grace,
     };
     let scheduler = Scheduler::new(
         store.clone(),
         Counting { counter, resolver },
-        std::sync::Arc::new(notifier),
+        notifier,
         config,
     );
+    let (trigger, shutdown) = shutdown::channel();
+    let signals = tokio::spawn(shutdown::request_on_signals(trigger));
+
     let result = if args.once {
-        match scheduler.run_tick(chrono::Utc::now()).await {
-            Ok(summary) => {
-                for outcome in &summary.outcomes {
-                    let record = &outcome.record;
-                    let people = record
-                        .people_count
-                        .map_or_else(|| "-".to_string(), |n| n.to_string());
-                    writeln!(
-                        out,
-                        "{} {} health={} people={} frames={}{}",
-                        summary.run_id,
-                        record.user_id,
-                        record.health,
-                        people,
-                        record.frames,
-                        outcome
-                            .error
-                            .as_ref()
-                            .map(|e| format!(" error={e}"))
-                            .unwrap_or_default()
-                    )?;
-                }
-                Ok(())
-            }
+        let now = chrono::Utc::now();
+        let tick = schedule.latest_at_or_before(now).unwrap_or(now);
+        match scheduler.run_tick_until(tick, &shutdown).await {
+            Ok(summary) => write_tick(&summary, out).map_err(CliError::from),
             Err(err) => Err(CliError::Usage(err.to_string())),
         }
     } else {
-        let shutdown = async {
-            // Without a signal handler the scheduler runs until killed, which is also fine.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        };
-        scheduler
-            .run(&schedule, &args.cron, shutdown)
+        let sending = sender.clone().map(|sender| {
+            let (wake, shutdown) = (wake.clone(), shutdown.clone());
+            tokio::spawn(async move { sender.run(wake, Duration::from_secs(10), shutdown).await })
+        });
+        let ran = scheduler
+            .run(&schedule, &args.cron, &shutdown)
             .await
-            .map_err(|err| CliError::Usage(err.to_string()))
+            .map_err(|err| CliError::Usage(err.to_string()));
+        if let Some(sending) = sending {
+            // The sender saw the same request; its current send ends within its deadline.
+            let _ = sending.await;
+        }
+        ran
     };
+    // Alerts queued by this run (and earlier ones due again) go out now, within a bound.
+    let mut status = 0;
+    if let (Some(sender), true) = (&sender, result.is_ok()) {
+        if args.once && !shutdown.is_requested() {
+            let report = sender.send_due(args.smtp_timeout.saturating_mul(3)).await;
+            tracing::debug!(?report, "alerts sent");
+        }
+        match sender.counts().await {
+            Ok(counts) if counts.undelivered() > 0 => {
+                tracing::warn!(
+                    pending = counts.undelivered(),
+                    "alerts not sent yet: they stay queued and the next run sends them"
+                );
+                writeln!(out, "alerts pending: {}", counts.undelivered())?;
+                status = EXIT_ALERTS_PENDING;
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "alert outbox unreadable"),
+        }
+    }
+    signals.abort();
     store.close().await;
-    result
+    result.map(|()| status)
+}
+
+/// One line per user of a `--once` tick.
+fn write_tick(
+    summary: &local_runner::scheduler::TickSummary,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    for outcome in &summary.outcomes {
+        let record = &outcome.record;
+        let people = record
+            .people_count
+            .map_or_else(|| "-".to_string(), |n| n.to_string());
+        writeln!(
+            out,
+            "{} {} health={} people={} frames={}{}",
+            summary.run_id,
+            record.user_id,
+            record.health,
+            people,
+            record.frames,
+            outcome
+                .error
+                .as_ref()
+                .map(|e| format!(" error={e}"))
+                .unwrap_or_default()
+        )?;
+    }
+    for user in &summary.not_started {
+        writeln!(out, "{} {user} not started (shutdown)", summary.run_id)?;
+    }
+    if summary.abandoned > 0 {
+        writeln!(
+            out,
+            "{} {} job(s) still running at shutdown: not stored",
+            summary.run_id, summary.abandoned
+        )?;
+    }
+    Ok(())
 }
 
 /// Where data lives: the database and the data folder (results/, images/).
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Data folder holding results/{user_id}.csv, images/ and the default database.
-    #[arg(long, env = "FOOTFALL_DATA_DIR", default_value = "footfall-data")]
+    /// Accepted before or after a `users` action (`users list --data-dir D`).
+    #[arg(
+        long,
+        env = "FOOTFALL_DATA_DIR",
+        default_value = "footfall-data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Database URL: sqlite://PATH or mysql://USER:PASS@HOST/DB. Default: sqlite in --data-dir.
-    #[arg(long, env = "FOOTFALL_DB")]
+    #[arg(long, env = "FOOTFALL_DB", global = true)]
     pub db: Option<String>,
 }
 
@@ -441,8 +564,11 @@ pub enum UsersAction {
 /// Runs `footfall users ...`, printing to `out`.
 pub async fn run_users(args: &UsersArgs, out: &mut dyn Write) -> Result<(), CliError> {
     // Validate the source text before storing it, so a typo fails now, not at 3 a.m.
-    if let UsersAction::Add { url, .. } = &args.action {
+    // The email with the rule the sender applies, so an address that could never be mailed
+    // (a list, a header injection, a quoted local part) is refused now, not silently later.
+    if let UsersAction::Add { url, email, .. } = &args.action {
         frame_source::SourceSpec::parse(url).map_err(|err| CliError::Usage(err.to_string()))?;
+        local_runner::smtp::parse_address(email).map_err(|err| CliError::Usage(err.to_string()))?;
     }
     let store = args.store.connect().await?;
     let result = users_action(&store, &args.action, out).await;
@@ -524,7 +650,8 @@ fn write_user_table(users: &[User], out: &mut dyn Write) -> std::io::Result<()> 
             if user.monitored() { "yes" } else { "no" },
             user.threshold,
             user.email,
-            user.streaming_url
+            // A listing is shown: no stream credentials (`--json` exports the config as stored).
+            footfall_domain::redact_url(&user.streaming_url)
         )?;
     }
     Ok(())

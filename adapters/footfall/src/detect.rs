@@ -33,12 +33,32 @@ pub struct DetectArgs {
     pub images: Vec<PathBuf>,
 }
 
+/// One detection as the reference format has it: `[x1, y1, x2, y2, score, class_id]`, the
+/// class id an integer.
+struct DetectionRow(Detection);
+
+impl Serialize for DetectionRow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let d = &self.0;
+        let mut row = serializer.serialize_tuple(6)?;
+        for value in [d.x1, d.y1, d.x2, d.y2, d.score] {
+            row.serialize_element(&f64::from(value))?;
+        }
+        row.serialize_element(&d.class_id)?;
+        row.end()
+    }
+}
+
 #[derive(Serialize)]
 struct ImageReport {
+    /// The file name (what the reference outputs are keyed by).
     image: String,
+    /// The path as given, so two `a.jpg` in different folders stay apart.
+    path: String,
     width: u32,
     height: u32,
-    detections: Vec<[f64; 6]>,
+    detections: Vec<DetectionRow>,
     person_count: serde_json::Map<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     annotated: Option<String>,
@@ -47,6 +67,7 @@ struct ImageReport {
 #[derive(Serialize)]
 struct ImageError {
     image: String,
+    path: String,
     error: String,
 }
 
@@ -80,6 +101,9 @@ pub fn run(args: DetectArgs) -> anyhow::Result<u8> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
 
+    // Annotated copies are named after the file; a name used twice gets a suffix, so no
+    // picture overwrites another.
+    let mut names_used = std::collections::HashMap::<String, usize>::new();
     let mut report = Report {
         images: Vec::new(),
         errors: Vec::new(),
@@ -98,6 +122,7 @@ pub fn run(args: DetectArgs) -> anyhow::Result<u8> {
                     tracing::error!(image = %path.display(), error = %e, "skipping image");
                     report.errors.push(ImageError {
                         image: file_name(path),
+                        path: path.display().to_string(),
                         error: e.to_string(),
                     });
                 }
@@ -127,7 +152,13 @@ pub fn run(args: DetectArgs) -> anyhow::Result<u8> {
                         .file_stem()
                         .map(|s| s.to_string_lossy().into_owned())
                         .unwrap_or_default();
-                    let out = dir.join(format!("{stem}.annotated.jpg"));
+                    let seen = names_used.entry(stem.clone()).or_insert(0);
+                    *seen += 1;
+                    let out = if *seen == 1 {
+                        dir.join(format!("{stem}.annotated.jpg"))
+                    } else {
+                        dir.join(format!("{stem}-{seen}.annotated.jpg"))
+                    };
                     let jpeg = encode_jpeg(&annotate(frame, &kept, people), 90)?;
                     std::fs::write(&out, jpeg)
                         .with_context(|| format!("cannot write {}", out.display()))?;
@@ -137,9 +168,10 @@ pub fn run(args: DetectArgs) -> anyhow::Result<u8> {
             };
             report.images.push(ImageReport {
                 image: file_name(path),
+                path: path.display().to_string(),
                 width: frame.width(),
                 height: frame.height(),
-                detections: kept.iter().map(Detection::to_row).collect(),
+                detections: kept.into_iter().map(DetectionRow).collect(),
                 person_count,
                 annotated,
             });
@@ -167,28 +199,28 @@ fn print_table(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
         writeln!(
             out,
             "{:<28} {:>11} {:>7} {:>7} {:>7}  {}",
-            r.image,
+            r.path,
             format!("{}x{}", r.width, r.height),
             count("0.25"),
             count("0.35"),
             count("0.50"),
             r.detections.len()
         )?;
-        for d in &r.detections {
+        for DetectionRow(d) in &r.detections {
             writeln!(
                 out,
                 "    {:<14} {:.3}  [{:.1}, {:.1}, {:.1}, {:.1}]",
-                class_name(d[5] as usize),
-                d[4],
-                d[0],
-                d[1],
-                d[2],
-                d[3]
+                class_name(d.class_id),
+                d.score,
+                d.x1,
+                d.y1,
+                d.x2,
+                d.y2
             )?;
         }
     }
     for e in &report.errors {
-        writeln!(out, "{:<28} ERROR {}", e.image, e.error)?;
+        writeln!(out, "{:<28} ERROR {}", e.path, e.error)?;
     }
     Ok(())
 }

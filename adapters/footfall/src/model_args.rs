@@ -110,7 +110,7 @@ impl ModelArgs {
 }
 
 /// `$FOOTFALL_WEIGHTS_DIR`, else the user's cache directory, else the temporary directory.
-fn cache_dir_from_env() -> PathBuf {
+pub(crate) fn cache_dir_from_env() -> PathBuf {
     if let Some(dir) = std::env::var_os(WEIGHTS_DIR_ENV) {
         return PathBuf::from(dir);
     }

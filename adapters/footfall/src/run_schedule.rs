@@ -31,11 +31,13 @@ pub fn run(args: RunScheduleArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()?;
     let stdout = std::io::stdout();
-    runtime.block_on(footfall::cli::run_schedule(
+    let status = runtime.block_on(footfall::cli::run_schedule(
         &args.schedule,
         counter,
         Arc::new(YtDlpResolver::default()),
         &mut stdout.lock(),
-    ))?;
-    Ok(0)
+    ));
+    // A job abandoned at shutdown may still hold a decode thread: do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(status?)
 }

@@ -143,3 +143,84 @@ async fn malformed_cron_is_a_clear_error() {
         "{err}"
     );
 }
+
+/// Runs `run-schedule ARGS` in-process with a counter of 3 people a frame.
+async fn run_schedule_once(argv: Vec<String>) -> (u8, String) {
+    let mut full = vec!["run-schedule".to_string()];
+    full.extend(argv);
+    let parsed = RunSchedule::try_parse_from(full).unwrap();
+    let mut out = Vec::new();
+    let status = run_schedule(
+        &parsed.args,
+        Arc::new(ThreePeople),
+        Arc::new(YtDlpResolver::default()),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    (status, String::from_utf8(out).unwrap())
+}
+
+struct ThreePeople;
+
+impl PeopleCounter for ThreePeople {
+    fn count(&self, frames: &[RgbImage]) -> Result<Vec<usize>, CounterError> {
+        Ok(vec![3; frames.len()])
+    }
+    fn annotated_jpeg(&self, frame: &RgbImage) -> Result<Vec<u8>, CounterError> {
+        SecondsCounter(Default::default()).annotated_jpeg(frame)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_once_launches_share_one_run_one_row_and_one_email() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("once-overlap-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let data = root.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let store =
+        results_store::Store::connect(&format!("sqlite://{}", data.join("footfall.db").display()))
+            .await
+            .unwrap();
+    let mut alice =
+        results_store::NewUser::new("alice", &server.url("people.m3u8"), "alice@example.com");
+    alice.threshold = 1;
+    store.add_user(&alice).await.unwrap();
+    let sink = testdata::smtp::SmtpSink::start(&root.join("maildir"));
+    let argv = vec![
+        "--cron".to_string(),
+        "cron(0 * * * ? *)".to_string(),
+        "--once".to_string(),
+        "--data-dir".to_string(),
+        data.display().to_string(),
+        "--smtp-url".to_string(),
+        sink.url(),
+        "--every".to_string(),
+        "5s".to_string(),
+    ];
+    // Two cron launches 1.1 s apart, overlapping.
+    let first = tokio::spawn(run_schedule_once(argv.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = tokio::spawn(run_schedule_once(argv));
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    let run_of = |out: &str| {
+        out.split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(run_of(&first.1), run_of(&second.1), "{first:?} {second:?}");
+    // Named after the hour's tick, not the launch second.
+    assert!(run_of(&first.1).ends_with("0000Z"), "{first:?}");
+    assert_eq!(store.results_for("alice").await.unwrap().len(), 1);
+    let csv = std::fs::read_to_string(data.join("results/alice.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    assert_eq!(sink.wait_for(1).len(), 1);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(sink.messages().len(), 1, "one email per breach");
+    assert!(first.0 == 0 || second.0 == 0, "{first:?} {second:?}");
+    std::fs::remove_dir_all(&root).ok();
+}

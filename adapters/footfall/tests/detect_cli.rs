@@ -110,3 +110,50 @@ fn table_output_is_readable() {
     assert!(text.lines().next().unwrap().contains("image"));
     assert!(text.contains("zidane.jpg") && text.contains("person"));
 }
+
+#[test]
+fn same_named_images_in_two_folders_stay_apart() {
+    let tmp = std::env::temp_dir().join(format!("footfall-detect-twins-{}", std::process::id()));
+    let (left, right) = (tmp.join("left"), tmp.join("right"));
+    for (dir, source) in [(&left, "images/bus.jpg"), (&right, "images/zidane.jpg")] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(shared().join(source), dir.join("a.jpg")).unwrap();
+    }
+    let annotated = tmp.join("annotated");
+    let out = footfall()
+        .arg("--json")
+        .arg("--annotate")
+        .arg(&annotated)
+        .arg(left.join("a.jpg"))
+        .arg(right.join("a.jpg"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images = report["images"].as_array().unwrap();
+    let paths: Vec<&str> = images.iter().map(|i| i["path"].as_str().unwrap()).collect();
+    assert_eq!(
+        paths,
+        [
+            left.join("a.jpg").to_str().unwrap(),
+            right.join("a.jpg").to_str().unwrap()
+        ]
+    );
+    // Two pictures, neither overwritten, each named in its entry.
+    let pictures: Vec<&str> = images
+        .iter()
+        .map(|i| i["annotated"].as_str().unwrap())
+        .collect();
+    assert_ne!(pictures[0], pictures[1]);
+    for picture in pictures {
+        assert!(std::fs::read(picture).unwrap().starts_with(&[0xFF, 0xD8]));
+    }
+    // The class id is an integer, the rest of the row are numbers.
+    let row = &images[0]["detections"][0];
+    assert!(row[5].is_u64() && row[4].is_f64(), "{row}");
+    std::fs::remove_dir_all(&tmp).ok();
+}

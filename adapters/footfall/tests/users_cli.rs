@@ -102,3 +102,54 @@ async fn add_list_enable_disable_remove() {
     assert!(err.to_string().contains("email"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn addresses_the_sender_would_refuse_are_refused_when_added() {
+    let dir = std::env::temp_dir().join(format!("users-cli-email-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    for bad in [
+        "a@b.c, evil@x.com",
+        "a@b.com\r\nBcc: evil@x.com",
+        "\"quoted local\"@example.com",
+        "Alice <a@example.com>",
+    ] {
+        let err = users(&dir, &["add", "eve", "--url", "v.mp4", "--email", bad])
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("invalid email address"), "{bad:?}: {err}");
+    }
+    let listed = users(&dir, &["list", "--json"]).await.unwrap();
+    assert_eq!(listed.trim(), "[]", "nothing was stored");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn the_listing_hides_stream_credentials_and_takes_the_data_dir_after_the_action() {
+    let dir = std::env::temp_dir().join(format!("users-cli-secret-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let url = "rtsp://admin:hunter2@cam.local/live?token=abc";
+    users(
+        &dir,
+        &["add", "cam", "--url", url, "--email", "c@example.com"],
+    )
+    .await
+    .unwrap();
+    // `users list --data-dir D`: the folder after the action, as people type it.
+    let cli = Cli::try_parse_from(["users", "list", "--data-dir", dir.to_str().unwrap()]).unwrap();
+    let mut out = Vec::new();
+    run_users(&cli.users, &mut out).await.unwrap();
+    let table = String::from_utf8(out).unwrap();
+    assert!(
+        table.contains("rtsp://***@cam.local/live?token=***"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("hunter2") && !table.contains("abc"),
+        "{table}"
+    );
+    // The JSON export is the config as stored: the stream must open with it.
+    let json = users(&dir, &["list", "--json"]).await.unwrap();
+    assert!(json.contains(url), "{json}");
+    std::fs::remove_dir_all(&dir).ok();
+}

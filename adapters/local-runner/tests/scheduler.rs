@@ -4,7 +4,6 @@
 //! fixed stand-in for the detector, so counts are known; the CLI tests use the real one.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use local_runner::scheduler::{Scheduler, SchedulerConfig};
 use local_runner::smtp::{Mailer, SmtpNotifier, SmtpSettings};
 use results_store::{NewUser, Store};
 use stream_server::{Fault, LoopbackServer, shared_dir};
+use testdata::smtp::{SmtpSink, silent_server};
 
 fn counting(people: usize) -> Counting {
     Counting {
@@ -62,69 +62,6 @@ impl PeopleCounter for FixedCounter {
         let mut jpeg = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).encode_image(frame)?;
         Ok(jpeg)
-    }
-}
-
-struct SmtpSink {
-    child: Child,
-    maildir: PathBuf,
-    port: u16,
-}
-
-impl SmtpSink {
-    fn start(maildir: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(testdata::venv_tool("python3"))
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
-            .arg(maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("python3 must be installed to run the SMTP sink");
-        let sink = Self {
-            child,
-            maildir: maildir.to_path_buf(),
-            port,
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return sink;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("aiosmtpd did not start on port {port}: install it with `pip install aiosmtpd`");
-    }
-
-    fn messages(&self) -> Vec<String> {
-        let new = self.maildir.join("new");
-        let mut messages: Vec<String> = std::fs::read_dir(&new)
-            .map(|entries| {
-                entries
-                    .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        messages.sort();
-        messages
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -262,14 +199,7 @@ async fn ticks_record_every_user_and_alert_once_per_cooldown() {
             threshold: 15
         }))
     );
-    let mut messages = sink.messages();
-    for _ in 0..50 {
-        if messages.len() >= 2 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-        messages = sink.messages();
-    }
+    let messages = sink.wait_for(2);
     assert_eq!(messages.len(), 2, "exactly one email per cooldown window");
     for message in &messages {
         assert!(message.contains("To: alice@example.com"), "{message}");
@@ -346,20 +276,6 @@ async fn failed_delivery_does_not_start_the_cooldown() {
     std::fs::remove_dir_all(&root).ok();
 }
 
-/// A TCP server that accepts and never says a word: what a plain `smtp://` URL meets on an
-/// implicit-TLS port (465). Connections are held until the process ends.
-fn silent_server() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in listener.incoming().flatten() {
-            held.push(stream);
-        }
-    });
-    port
-}
-
 fn mailer(port: u16, deadline: Duration) -> Arc<Mailer> {
     Arc::new(
         Mailer::new(&SmtpSettings {
@@ -388,16 +304,6 @@ fn sender(store: &Store, mailer: &Arc<Mailer>, data_dir: &Path) -> AlertSender {
             ..OutboxPolicy::default()
         },
     }
-}
-
-async fn wait_for_messages(sink: &SmtpSink, n: usize) -> Vec<String> {
-    for _ in 0..50 {
-        if sink.messages().len() >= n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    sink.messages()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,7 +374,7 @@ async fn a_silent_smtp_server_delays_no_result_and_its_alerts_go_out_later() {
         0,
         "at most once"
     );
-    let messages = wait_for_messages(&sink, 2).await;
+    let messages = sink.wait_for(2);
     assert_eq!(messages.len(), 2);
     for message in &messages {
         assert!(message.contains("Content-Type: image/jpeg"), "{message}");
@@ -559,7 +465,7 @@ async fn a_run_killed_between_its_csv_line_and_its_alert_alerts_once_when_run_ag
             .send_due(Duration::from_secs(30))
             .await;
     }
-    assert_eq!(wait_for_messages(&sink, 1).await.len(), 1);
+    assert_eq!(sink.wait_for(1).len(), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.messages().len(), 1, "one email per breach");
     assert_eq!(store.results_for("alice").await.unwrap().len(), 1);
@@ -617,7 +523,7 @@ async fn stream_credentials_reach_no_sink() {
         row.source
     );
     let csv = std::fs::read_to_string(config.results_dir().join("alice.csv")).unwrap();
-    let messages = wait_for_messages(&sink, 1).await;
+    let messages = sink.wait_for(1);
     assert_eq!(messages.len(), 1);
     for (sink_name, text) in [("csv", &csv), ("email", &messages[0]), ("db", &row.source)] {
         assert!(

@@ -75,7 +75,12 @@ impl CountReport {
         serde_json::json!({
             "source": self.source,
             "health": self.health.as_str(),
-            "samples": self.samples,
+            // Times to the millisecond: the stream's clock, not float noise.
+            "samples": self
+                .samples
+                .iter()
+                .map(|s| serde_json::json!({ "t": (s.t * 1000.0).round() / 1000.0, "people": s.people }))
+                .collect::<Vec<_>>(),
             "max": self.summary.max,
             "median": self.summary.median,
             "p90": self.summary.p90,

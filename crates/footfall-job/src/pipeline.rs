@@ -296,9 +296,10 @@ pub async fn run_job(
             tracing::warn!(run_id = run, user_id = user, health = %outcome.record.health, %error,
                 "job had no result")
         }
-        _ => tracing::info!(run_id = run, user_id = user, people = ?outcome.record.people_count,
+        // Numbers stay numbers in JSON logs (`people` is left out when nothing was counted).
+        _ => tracing::info!(run_id = run, user_id = user, people = outcome.record.people_count,
             frames = outcome.record.frames, health = %outcome.record.health,
-            failed = ?outcome.failures(), "job done"),
+            failed = %outcome.failures().join(","), "job done"),
     }
     outcome
 }

@@ -39,12 +39,57 @@ pub struct ManifestEntry {
     pub file: String,
     /// Official download URL.
     pub url: String,
-    /// Expected sha256 (hex), when verified by this project.
+    /// The checksum (hex) of the file at `url`; `None` when unknown (then it is never
+    /// downloaded).
     pub sha256: Option<String>,
+    /// Size in bytes of the file at `url`, when known.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// Where `sha256` comes from, or why there is none.
+    #[serde(default)]
+    pub sha256_provenance: Option<String>,
+    /// Other exports of the same network, accepted by their own checksums (in the cache and by
+    /// [`import`]).
+    #[serde(default)]
+    pub accepted_exports: Vec<KnownExport>,
     /// Input size the weights were trained at.
     pub input_size: usize,
     /// Licence of the weights.
     pub licence: String,
+}
+
+/// An export of a model other than the published file, accepted by its checksum.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KnownExport {
+    /// Checksum (hex).
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// What it is.
+    pub description: String,
+}
+
+impl ManifestEntry {
+    /// Every checksum accepted for this model: the published file's, then the known exports'.
+    pub fn accepted_sha256(&self) -> Vec<&str> {
+        self.sha256
+            .iter()
+            .map(String::as_str)
+            .chain(self.accepted_exports.iter().map(|e| e.sha256.as_str()))
+            .collect()
+    }
+
+    /// Whether any checksum is known (otherwise a cached file is taken unchecked).
+    pub fn verified(&self) -> bool {
+        !self.accepted_sha256().is_empty()
+    }
+
+    /// Whether a file with this checksum is this model.
+    pub fn accepts(&self, sha256: &str) -> bool {
+        self.accepted_sha256()
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(sha256))
+    }
 }
 
 #[derive(Deserialize)]
@@ -117,18 +162,26 @@ impl WeightsLocator {
         }
         let cached = self.cache_dir.join(&entry.file);
         if cached.is_file() {
-            if let Some(expected) = &entry.sha256 {
-                verify_sha256(&cached, expected)?;
+            if entry.verified() {
+                verify_accepted(&cached, entry)?;
             }
             return Ok(cached);
         }
         if !self.allow_download {
+            let download = if entry.sha256.is_some() {
+                format!("or add --download to fetch {} (sha256-checked)", entry.url)
+            } else {
+                format!(
+                    "(no --download: the manifest has no checksum for {}; get the file yourself)",
+                    entry.url
+                )
+            };
             return Err(WeightsError::NotFound {
                 model: entry.name.clone(),
                 searched: cached.display().to_string(),
                 hint: format!(
-                    "Pass a weights file (footfall: --weights PATH or ${WEIGHTS_ENV}), place the file in the cache, or allow the download from {}",
-                    entry.url
+                    "Ways out: pass the file with --weights PATH (or ${WEIGHTS_ENV}=PATH); copy it into the cache with `footfall weights import PATH` (the cache folder is {}, set by ${WEIGHTS_DIR_ENV}); {download}",
+                    self.cache_dir.display()
                 ),
             });
         }
@@ -154,6 +207,59 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// Checks that the file at `path` is one `entry` accepts (its published file or a known
+/// export).
+pub fn verify_accepted(path: &Path, entry: &ManifestEntry) -> Result<(), WeightsError> {
+    let bytes = std::fs::read(path).map_err(|source| WeightsError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let actual = sha256_hex(&bytes);
+    if entry.accepts(&actual) {
+        Ok(())
+    } else {
+        Err(WeightsError::Checksum {
+            path: path.to_path_buf(),
+            expected: entry.accepted_sha256().join(" or "),
+            actual,
+        })
+    }
+}
+
+/// Copies `source` into `cache_dir` under the manifest's file name, after checking that its
+/// sha256 is one the manifest accepts for `entry`, so an offline machine gets a verified cache
+/// without a download. Written through a temporary file and a rename. Returns the cached path.
+pub fn import(
+    entry: &ManifestEntry,
+    source: &Path,
+    cache_dir: &Path,
+) -> Result<PathBuf, WeightsError> {
+    let io = |path: &Path, error: std::io::Error| WeightsError::Io {
+        path: path.to_path_buf(),
+        source: error,
+    };
+    let bytes = std::fs::read(source).map_err(|e| io(source, e))?;
+    if !entry.verified() {
+        return Err(WeightsError::Unverified {
+            model: entry.name.clone(),
+        });
+    }
+    let actual = sha256_hex(&bytes);
+    if !entry.accepts(&actual) {
+        return Err(WeightsError::Checksum {
+            path: source.to_path_buf(),
+            expected: entry.accepted_sha256().join(" or "),
+            actual,
+        });
+    }
+    let dest = cache_dir.join(&entry.file);
+    std::fs::create_dir_all(cache_dir).map_err(|e| io(cache_dir, e))?;
+    let partial = dest.with_extension("part");
+    std::fs::write(&partial, &bytes).map_err(|e| io(&partial, e))?;
+    std::fs::rename(&partial, &dest).map_err(|e| io(&dest, e))?;
+    Ok(dest)
 }
 
 /// Checks a file against an expected sha256.
@@ -234,7 +340,23 @@ mod tests {
                     .starts_with("https://github.com/Megvii-BaseDetection/YOLOX/")
             );
         }
-        assert!(entry("nano").unwrap().sha256.is_some());
+        // nano: the published file's checksum and the two known exports, each once.
+        let nano = entry("nano").unwrap();
+        assert_eq!(
+            nano.sha256.as_deref(),
+            Some("c789161ed43c8269fcd4e67c67eeeb4e80c622da2eb296a20bc6007bd18a0b7d")
+        );
+        assert_eq!(nano.bytes, Some(3_659_407));
+        assert!(nano.accepts("695E750A5D5754BB5A8D5325643B59282191A7E7A564E435A415FD3C578EAB14"));
+        let accepted = nano.accepted_sha256();
+        let unique: std::collections::HashSet<_> = accepted.iter().collect();
+        assert_eq!((accepted.len(), unique.len()), (3, 3));
+        // The others are marked unverified: no checksum, and they say so.
+        for size in &ModelSize::ALL[1..] {
+            let e = entry(size.name()).unwrap();
+            assert!(!e.verified(), "{}", e.name);
+            assert!(e.sha256_provenance.unwrap().starts_with("unverified"));
+        }
         assert!(matches!(
             entry("yolov8"),
             Err(WeightsError::UnknownModel(_))
@@ -278,6 +400,56 @@ mod tests {
             Path::new("/h/.cache/footfall/weights")
         );
         assert_eq!(WeightsLocator::default_cache_dir(None, None), None);
+    }
+
+    #[test]
+    fn import_takes_an_accepted_export_only() {
+        let dir = std::env::temp_dir().join(format!("footfall-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut nano = entry("nano").unwrap();
+        let good = dir.join("mine.onnx");
+        std::fs::write(&good, b"pretend weights").unwrap();
+        nano.accepted_exports.push(KnownExport {
+            sha256: sha256_hex(b"pretend weights"),
+            bytes: 15,
+            description: "test".into(),
+        });
+        let cache = dir.join("cache");
+        let cached = import(&nano, &good, &cache).unwrap();
+        assert_eq!(cached, cache.join("yolox_nano.onnx"));
+        assert_eq!(std::fs::read(&cached).unwrap(), b"pretend weights");
+        // The cache now resolves, verified.
+        assert_eq!(
+            WeightsLocator::new(&cache).resolve(&nano, None).unwrap(),
+            cached
+        );
+
+        let other = dir.join("other.onnx");
+        std::fs::write(&other, b"something else").unwrap();
+        let err = import(&nano, &other, &dir.join("cache2")).unwrap_err();
+        assert!(matches!(err, WeightsError::Checksum { .. }), "{err}");
+        assert!(!dir.join("cache2").join("yolox_nano.onnx").exists());
+        let err = import(&entry("tiny").unwrap(), &good, &cache).unwrap_err();
+        assert!(matches!(err, WeightsError::Unverified { .. }), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_no_weights_error_names_every_way_out() {
+        let dir = std::env::temp_dir().join(format!("footfall-ways-{}", std::process::id()));
+        let err = WeightsLocator::new(&dir)
+            .resolve(&entry("nano").unwrap(), None)
+            .unwrap_err()
+            .to_string();
+        for way in [
+            "--weights PATH",
+            "FOOTFALL_WEIGHTS",
+            "footfall weights import",
+            "--download",
+        ] {
+            assert!(err.contains(way), "{way}: {err}");
+        }
+        assert!(err.contains(&dir.display().to_string()), "{err}");
     }
 
     #[test]
