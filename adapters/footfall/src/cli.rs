@@ -479,11 +479,11 @@ fn write_tick(
     for user in &summary.not_started {
         writeln!(out, "{} {user} not started (shutdown)", summary.run_id)?;
     }
-    if summary.abandoned > 0 {
+    for user in &summary.abandoned {
         writeln!(
             out,
-            "{} {} job(s) still running at shutdown: not stored",
-            summary.run_id, summary.abandoned
+            "{} {user} cut off by shutdown: not stored",
+            summary.run_id
         )?;
     }
     Ok(())

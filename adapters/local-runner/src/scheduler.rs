@@ -127,8 +127,8 @@ pub struct TickSummary {
     pub run_id: RunId,
     /// Users whose job was not started because shutdown was requested.
     pub not_started: Vec<String>,
-    /// Jobs still running when the shutdown grace ran out: their results were not stored.
-    pub abandoned: usize,
+    /// Users whose job was still running when the shutdown grace ran out: not stored.
+    pub abandoned: Vec<String>,
     /// The database was down at the tick's start: the users came from the last tick's list.
     pub users_from_cache: bool,
     /// Spooled results of earlier ticks written to the database at the start of this one.
@@ -265,6 +265,9 @@ impl Scheduler {
             alert_cooldown: self.config.alert_cooldown,
         };
         let permits = Semaphore::new(self.config.concurrency.max(1));
+        // Which jobs got going, to tell cut-off jobs from never-started ones at shutdown.
+        let started = std::sync::Mutex::new(Vec::<String>::new());
+        let mut job_ids = Vec::new();
         let jobs = users.iter().filter_map(|user| {
             // Rows written by older versions may hold ids the domain refuses: skip them loudly.
             let user_id = match UserId::parse(&user.user_id) {
@@ -295,11 +298,16 @@ impl Scheduler {
             let permits = &permits;
             let policy = &policy;
             let counting = &self.counting;
+            let started = &started;
+            job_ids.push(request.user_id.to_string());
             Some(async move {
                 // The semaphore is never closed, so acquiring only waits.
                 let _permit = permits.acquire().await.ok();
                 if shutdown.is_requested() {
                     return Err(request.user_id);
+                }
+                if let Ok(mut started) = started.lock() {
+                    started.push(request.user_id.to_string());
                 }
                 Ok(run_job(&request, counting, sinks, policy).await)
             })
@@ -323,14 +331,29 @@ impl Scheduler {
                 () = &mut grace_over => break,
             }
         }
-        // Jobs that had not started yet when the grace ended are not started either.
-        let abandoned = running.len();
         drop(running);
+        // What the grace cut off: jobs that were running, and jobs still waiting for a slot.
+        let started = started.into_inner().unwrap_or_default();
+        let mut abandoned = Vec::new();
+        for id in job_ids {
+            let done = outcomes
+                .iter()
+                .any(|o: &UserOutcome| o.record.user_id.as_str() == id)
+                || not_started.contains(&id);
+            if done {
+                continue;
+            }
+            if started.contains(&id) {
+                abandoned.push(id);
+            } else {
+                not_started.push(id);
+            }
+        }
         // Stored as they finished; reported in user order.
         outcomes.sort_by(|a, b| a.record.user_id.as_str().cmp(b.record.user_id.as_str()));
         if shutdown.is_requested() {
             tracing::warn!(%run_id, finished = outcomes.len(), not_started = not_started.len(),
-                abandoned, "tick cut short by shutdown");
+                abandoned = abandoned.len(), "tick cut short by shutdown");
         }
         let pruned = if self.config.image_retention_days > 0 {
             let max_age = std::time::Duration::from_secs(
