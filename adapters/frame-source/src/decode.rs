@@ -193,6 +193,11 @@ struct JobState {
     expect_jump: bool,
     live: bool,
     source_duration: Option<f64>,
+    /// Size in bytes of a finite source whose duration FFmpeg does not know (an MPEG-TS file
+    /// over HTTP without range support: the server sent its Content-Length).
+    source_size: Option<i64>,
+    /// The last connection delivered all `source_size` bytes before its end of input.
+    read_to_end: bool,
     report: JobReport,
 }
 
@@ -210,6 +215,8 @@ impl JobState {
             expect_jump: false,
             live: false,
             source_duration: None,
+            source_size: None,
+            read_to_end: false,
             report: JobReport::empty(StreamHealth::Unavailable, None),
         }
     }
@@ -229,6 +236,9 @@ impl JobState {
 
     /// True when a finite source was read (nearly) to its end.
     fn covered_source(&self) -> bool {
+        if self.read_to_end {
+            return true;
+        }
         match (self.source_duration, self.last_t) {
             (Some(duration), Some(last)) => {
                 let tolerance = (3.0 * self.frame_interval).max(0.5);
@@ -467,8 +477,19 @@ fn run_connection(
     } else {
         None
     };
-    state.live = duration.is_none();
+    // Without a duration, a source whose size is known is still a finite file (an MPEG-TS
+    // file over HTTP from a server without range support: FFmpeg cannot read its end to
+    // estimate the duration, but the server said how long the body is). A live stream has no
+    // size (chunked or endless body, RTSP). The HLS demuxer's size is its playlist's.
+    let size = if duration.is_none() && !is_hls(&input) {
+        input.io_size().filter(|&size| size > 0)
+    } else {
+        None
+    };
+    state.live = duration.is_none() && size.is_none();
     state.source_duration = duration;
+    state.source_size = size;
+    state.read_to_end = false;
     let mut decoder = match codec::context::Context::from_parameters(stream.parameters()).and_then(
         |mut context| {
             context.set_threading(codec::threading::Config::count(
@@ -565,6 +586,9 @@ fn run_connection(
                 if let Some(trip) = watchdog.tripped() {
                     return ConnectionEnd::Interrupted(trip);
                 }
+                state.read_to_end = state
+                    .source_size
+                    .is_some_and(|size| bytes_delivered(&input) >= size);
                 return ConnectionEnd::Eof;
             }
             Err(FfError::InvalidData) => {
@@ -597,6 +621,25 @@ fn run_connection(
                 };
             }
         }
+    }
+}
+
+/// Whether the input is read by the HLS demuxer (its I/O context is the playlist's).
+fn is_hls(input: &ffmpeg::format::context::Input) -> bool {
+    input
+        .format()
+        .name()
+        .split(',')
+        .any(|name| name == "hls" || name == "applehttp")
+}
+
+/// Bytes the input's protocol has delivered so far (the end of its buffered data).
+fn bytes_delivered(input: &ffmpeg::format::context::Input) -> i64 {
+    // SAFETY: `input` owns a valid format context; its `pb` is null or a valid I/O context,
+    // and no FFmpeg call is running on it while this thread reads one field.
+    unsafe {
+        let pb = (*input.as_ptr()).pb;
+        if pb.is_null() { 0 } else { (*pb).pos }
     }
 }
 

@@ -103,7 +103,8 @@ pub struct JobReport {
     /// Seeks performed to jump over frames the policy skips.
     pub seeks: u32,
     pub reconnects: u32,
-    /// True when the source has no known duration (live HLS, RTSP).
+    /// True when the source has neither a known duration nor a known size (live HLS, RTSP,
+    /// MPEG-TS over HTTP with a chunked or endless body).
     pub live: bool,
     /// Duration of a finite source in seconds, when FFmpeg knows it.
     pub source_duration: Option<f64>,

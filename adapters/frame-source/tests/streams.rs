@@ -531,3 +531,59 @@ fn garbage_hls_segment_ends_in_time_with_the_right_health() {
         "{report:?}"
     );
 }
+
+/// The first `n` HLS segments joined: one MPEG-TS file of `2 * n` seconds.
+fn ts_file(n: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| std::fs::read(shared().join(format!("video/hls/seg_{i:03}.ts"))).unwrap())
+        .collect()
+}
+
+/// A complete `.ts` file over HTTP from a server without range support (so FFmpeg cannot read
+/// its end for a duration) is a finite file because the server sent its Content-Length: read
+/// once, samples at the file's own times, health ok. It used to be taken for a live stream:
+/// re-fetched at every end, with invented times after each, and `ended_early`.
+#[test]
+fn complete_ts_file_over_http_is_read_once_at_its_real_times() {
+    let files = HashMap::from([("/clip.ts".to_string(), ts_file(2))]);
+    let server = LoopbackServer::start(None, files, Fault::NoRanges).unwrap();
+    let spec = SourceSpec::parse(&server.url("clip.ts")).unwrap();
+    let (frames, report) =
+        collect(spec, options(SamplingPolicy::Every(Duration::from_secs(1)))).unwrap();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(report.error, None, "{report:?}");
+    assert!(!report.live, "{report:?}");
+    assert_eq!(report.reconnects, 0, "{report:?}");
+    assert_eq!(report.frames_decoded, 100, "{report:?}");
+    let times: Vec<f64> = frames.iter().map(|f| f.t).collect();
+    assert_eq!(times.len(), 4, "{times:?}");
+    for (i, t) in times.iter().enumerate() {
+        assert!((t - i as f64).abs() < 1e-3, "{times:?}");
+    }
+    assert_eq!(server.requests(), ["/clip.ts"], "fetched once");
+}
+
+/// The same bytes as a live stream (chunked, no Content-Length) stay live: the end of the body
+/// is a dropped stream, reconnected, and the times move on across connections.
+#[test]
+fn live_ts_over_http_without_a_length_stays_live() {
+    let files = HashMap::from([("/live.ts".to_string(), ts_file(2))]);
+    let server = LoopbackServer::start(None, files, Fault::Chunked { bytes_per_sec: 0 }).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.ts")).unwrap();
+    let mut limits = quick_limits();
+    limits.max_reconnects = 1;
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.reconnects, 1, "{report:?}");
+    assert_eq!(report.health, StreamHealth::EndedEarly, "{report:?}");
+    assert_eq!(server.requests(), ["/live.ts", "/live.ts"]);
+    assert!(frames.len() >= 7, "{} frames: {report:?}", frames.len());
+    assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+}
