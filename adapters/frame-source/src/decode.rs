@@ -18,7 +18,7 @@ use image::RgbImage;
 use video_rs::ffmpeg;
 
 use crate::error::FrameSourceError;
-use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StreamHealth};
+use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StopHandle, StreamHealth};
 use crate::sampling::{Decision, Sampler};
 use crate::source::{SourceKind, SourceSpec};
 use crate::verdict::{Cause, Ending, Facts, Verdict, verdict};
@@ -51,6 +51,7 @@ enum Trip {
     Deadline = 2,
     ConnectTimeout = 3,
     Stalled = 4,
+    Stopped = 5,
 }
 
 /// Polled by FFmpeg during every blocking operation (through the interrupt callback), so that
@@ -59,6 +60,7 @@ enum Trip {
 struct Watchdog {
     started: Instant,
     cancel: Arc<AtomicBool>,
+    stop: StopHandle,
     deadline_ms: u64,
     activity_ms: AtomicU64,
     idle_limit_ms: AtomicU64,
@@ -67,10 +69,11 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn new(cancel: Arc<AtomicBool>, max_job: Duration) -> Self {
+    fn new(cancel: Arc<AtomicBool>, stop: StopHandle, max_job: Duration) -> Self {
         Self {
             started: Instant::now(),
             cancel,
+            stop,
             deadline_ms: duration_ms(max_job),
             activity_ms: AtomicU64::new(0),
             idle_limit_ms: AtomicU64::new(u64::MAX),
@@ -100,6 +103,8 @@ impl Watchdog {
         let now = self.now_ms();
         let trip = if self.cancel.load(Ordering::Relaxed) {
             Trip::Cancelled
+        } else if self.stop.is_stopped() {
+            Trip::Stopped
         } else if now >= self.deadline_ms {
             Trip::Deadline
         } else if now.saturating_sub(self.activity_ms.load(Ordering::Relaxed))
@@ -123,6 +128,7 @@ impl Watchdog {
             2 => Some(Trip::Deadline),
             3 => Some(Trip::ConnectTimeout),
             4 => Some(Trip::Stalled),
+            5 => Some(Trip::Stopped),
             _ => None,
         }
     }
@@ -133,6 +139,10 @@ impl Watchdog {
 
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_stopped()
     }
 }
 
@@ -165,6 +175,7 @@ impl ConnectionEnd {
             Self::Eof => Ending::Eof,
             Self::ConsumerGone => Ending::ConsumerGone,
             Self::Interrupted(Trip::Cancelled) => Ending::Cancelled,
+            Self::Interrupted(Trip::Stopped) => Ending::Stopped,
             Self::Interrupted(Trip::Deadline) => Ending::Deadline,
             Self::Interrupted(Trip::ConnectTimeout) => Ending::ConnectTimeout,
             Self::Interrupted(Trip::Stalled) => Ending::Stalled,
@@ -192,6 +203,8 @@ struct JobState {
     /// Set by a seek: the next frame's jump in time is wanted, not a gap.
     expect_jump: bool,
     live: bool,
+    /// The health a reconnect under way would report if it failed (until the next new frame).
+    reconnecting: Option<StreamHealth>,
     source_duration: Option<f64>,
     /// Size in bytes of a finite source whose duration FFmpeg does not know (an MPEG-TS file
     /// over HTTP without range support: the server sent its Content-Length).
@@ -214,6 +227,7 @@ impl JobState {
             ever_opened: false,
             expect_jump: false,
             live: false,
+            reconnecting: None,
             source_duration: None,
             source_size: None,
             read_to_end: false,
@@ -292,12 +306,13 @@ pub(crate) fn run_job(
     options: JobOptions,
     sampler: Sampler,
     cancel: Arc<AtomicBool>,
+    stop: StopHandle,
     sender: SyncSender<Message>,
 ) {
     let limits = options.limits;
-    let watchdog = Arc::new(Watchdog::new(cancel, limits.max_job_duration));
+    let watchdog = Arc::new(Watchdog::new(cancel, stop, limits.max_job_duration));
     let mut state = JobState::new(sampler);
-    let (health, error) = loop {
+    let (health, error, stopped) = loop {
         let end = run_connection(&spec, &options, &mut state, &watchdog, &sender);
         let (ending, failure) = if state.flush(&sender, &watchdog) {
             end.split()
@@ -315,10 +330,12 @@ pub(crate) fn run_job(
             since_last_frame: state.last_frame_at.map(|at| at.elapsed()),
             elapsed: watchdog.started.elapsed(),
             reconnects_done: state.report.reconnects,
+            reconnecting: state.reconnecting,
         };
         match verdict(ending, &facts, &limits) {
             Verdict::Finish { health, cause } => {
-                break (health, state.error_for(cause, failure, &spec, &limits));
+                let error = state.error_for(cause, failure, &spec, &limits);
+                break (health, error, ending == Ending::Stopped);
             }
             Verdict::Reconnect {
                 delay,
@@ -334,8 +351,10 @@ pub(crate) fn run_job(
                     "stream interrupted; reconnecting"
                 );
                 state.report.error = error;
+                state.reconnecting = Some(health);
                 if !sleep_unless_stopped(delay, &watchdog) {
-                    break (health, state.report.error.take());
+                    let stopped = watchdog.stopped() && !watchdog.cancelled();
+                    break (health, state.report.error.take(), stopped);
                 }
                 state.report.reconnects += 1;
             }
@@ -344,6 +363,7 @@ pub(crate) fn run_job(
     let mut report = state.report;
     report.health = health;
     report.error = error;
+    report.stopped = stopped;
     report.live = state.live;
     report.source_duration = state.source_duration;
     report.last_t = state.last_t;
@@ -353,11 +373,12 @@ pub(crate) fn run_job(
     let _ = sender.send(Message::Done(Box::new(report)));
 }
 
-/// Sleeps in short steps; false when the job was cancelled or hit its deadline meanwhile.
+/// Sleeps in short steps; false when the job was cancelled, stopped or hit its deadline
+/// meanwhile.
 fn sleep_unless_stopped(duration: Duration, watchdog: &Watchdog) -> bool {
     let until = Instant::now() + duration;
     while Instant::now() < until {
-        if watchdog.cancelled() || watchdog.past_deadline() {
+        if watchdog.cancelled() || watchdog.stopped() || watchdog.past_deadline() {
             return false;
         }
         std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
@@ -529,6 +550,10 @@ fn run_connection(
     let mut packet = Packet::empty();
     let mut consecutive_corrupt = 0u32;
     loop {
+        // A stop is honoured between packets; blocking reads see it through the watchdog.
+        if watchdog.stopped() {
+            return ConnectionEnd::Interrupted(Trip::Stopped);
+        }
         // In a seekable finite source, a due time past the end means no sample is left: the
         // rest of the file need not be decoded.
         if can_seek
@@ -772,6 +797,7 @@ impl Connection {
         }
         state.last_t = Some(t);
         state.last_frame_at = Some(Instant::now());
+        state.reconnecting = None;
         let index = state.report.frames_decoded;
         state.report.frames_decoded += 1;
 

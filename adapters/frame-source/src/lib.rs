@@ -15,7 +15,7 @@
 //!     }
 //! }
 //! let report = stream.finish();
-//! println!("health: {}", report.health);
+//! println!("health: {}{}", report.health, if report.stopped { " (stopped)" } else { "" });
 //! # Ok::<(), frame_source::FrameSourceError>(())
 //! ```
 //!
@@ -33,7 +33,7 @@ mod stream;
 mod verdict;
 
 pub use error::{FrameSourceError, Result};
-pub use job::{JobOptions, JobReport, Limits, SampledFrame, StreamHealth};
+pub use job::{JobOptions, JobReport, Limits, SampledFrame, StopHandle, StreamHealth};
 pub use sampling::{Decision, Sampler, SamplingPolicy};
 pub use source::{SourceKind, SourceSpec, UrlResolver, YtDlpResolver};
 pub use stream::{FrameStream, collect};

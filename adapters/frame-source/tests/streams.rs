@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use frame_source::{
-    FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth,
-    UrlResolver, collect,
+    FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StopHandle,
+    StreamHealth, UrlResolver, collect,
 };
 use stream_server::{Fault, LoopbackServer, shared_dir};
 
@@ -586,4 +586,142 @@ fn live_ts_over_http_without_a_length_stays_live() {
     assert_eq!(server.requests(), ["/live.ts", "/live.ts"]);
     assert!(frames.len() >= 7, "{} frames: {report:?}", frames.len());
     assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+}
+
+/// Receives batches until `want` frames have arrived.
+fn receive(stream: &mut FrameStream, want: usize) -> Vec<frame_source::SampledFrame> {
+    let mut frames = Vec::new();
+    while frames.len() < want {
+        frames.extend(stream.next_batch().expect("the stream ended too soon"));
+    }
+    frames
+}
+
+/// Stops `stream`, drains it and returns the rest of its frames, the report and the time from
+/// the stop to the report.
+fn stop_and_finish(
+    mut stream: FrameStream,
+    stop: &StopHandle,
+) -> (
+    Vec<frame_source::SampledFrame>,
+    frame_source::JobReport,
+    Duration,
+) {
+    let stopped_at = Instant::now();
+    stop.stop();
+    let mut rest = Vec::new();
+    for batch in stream.by_ref() {
+        rest.extend(batch);
+    }
+    let report = stream.finish();
+    (rest, report, stopped_at.elapsed())
+}
+
+/// Ctrl-C in `footfall count`: a stop on an endless live stream ends it within a second; the
+/// frames sampled so far all come out, and the report says stopped with the health so far.
+#[test]
+fn stop_handle_ends_a_live_stream_with_the_samples_so_far() {
+    let server = LoopbackServer::serve_live_hls(&shared().join("video/hls")).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut stream = FrameStream::open(
+        spec,
+        JobOptions {
+            batch_size: 2,
+            batch_latency: Duration::from_millis(100),
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    let stop = stream.stop_handle();
+    let mut frames = receive(&mut stream, 2);
+    let (rest, report, took) = stop_and_finish(stream, &stop);
+    frames.extend(rest);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(report.stopped, "{report:?}");
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(report.error, None);
+    assert_eq!(report.frames_sampled, frames.len() as u64, "{report:?}");
+    assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+    // A stream that ends on its own is not `stopped`.
+    let (_, finished) = collect(
+        SourceSpec::parse(&server.url("live.m3u8")).unwrap(),
+        JobOptions {
+            limits: Limits {
+                max_job_duration: Duration::from_secs(1),
+                ..quick_limits()
+            },
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(!finished.stopped, "{finished:?}");
+}
+
+/// A stop also ends a job at once while it connects (a server that accepts and never answers)
+/// and while it waits to reconnect (a live playlist that stopped growing, long backoff).
+#[test]
+fn stop_handle_ends_a_job_while_connecting_or_waiting_to_reconnect() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    let spec = SourceSpec::parse(&format!("http://{address}/clip.ts")).unwrap();
+    let mut limits = quick_limits();
+    limits.connect_timeout = Duration::from_secs(20);
+    let stop = StopHandle::new();
+    let stream = FrameStream::open_with_stop(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::EveryNth(1))
+        },
+        stop.clone(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (frames, report, took) = stop_and_finish(stream, &stop);
+    drop(silent);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(frames.is_empty());
+    assert!(report.stopped, "{report:?}");
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert_eq!(report.error, None, "{report:?}");
+
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+                    #EXTINF:2.000000,\nseg_000.ts\n#EXTINF:2.000000,\nseg_001.ts\n#EXTINF:2.000000,\nseg_002.ts\n";
+    let files = HashMap::from([("/live.m3u8".to_string(), playlist.as_bytes().to_vec())]);
+    let server =
+        LoopbackServer::start(Some(&shared().join("video/hls")), files, Fault::None).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.read_timeout = Duration::from_millis(500);
+    limits.backoff_initial = Duration::from_secs(20);
+    limits.backoff_max = Duration::from_secs(20);
+    let mut stream = FrameStream::open(
+        spec,
+        JobOptions {
+            limits,
+            batch_latency: Duration::from_millis(100),
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    let stop = stream.stop_handle();
+    let mut frames = receive(&mut stream, 6);
+    // The playlist has 6 s: then the stream stalls and the job waits 20 s to reconnect.
+    std::thread::sleep(Duration::from_secs(3));
+    let (rest, report, took) = stop_and_finish(stream, &stop);
+    frames.extend(rest);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(report.stopped, "{report:?}");
+    assert_eq!(frames.len(), 6, "{report:?}");
+    assert_eq!(report.reconnects, 0, "{report:?}");
+    // The health of the reconnect that was pending, with its error.
+    assert!(
+        matches!(
+            report.health,
+            StreamHealth::Stalled | StreamHealth::EndedEarly
+        ),
+        "{report:?}"
+    );
+    assert!(report.error.is_some(), "{report:?}");
 }
