@@ -19,6 +19,7 @@ use video_rs::ffmpeg;
 
 use crate::error::FrameSourceError;
 use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StopHandle, StreamHealth};
+use crate::probe;
 use crate::sampling::{Decision, Sampler};
 use crate::source::{SourceKind, SourceSpec};
 use crate::verdict::{Cause, Ending, Facts, Verdict, verdict};
@@ -27,6 +28,8 @@ use crate::verdict::{Cause, Ending, Facts, Verdict, verdict};
 const NO_PTS: i64 = i64::MIN;
 /// Used when a stream declares no frame rate.
 const FALLBACK_FRAME_INTERVAL_S: f64 = 0.04;
+/// How long a source that never opened is read to see whether it sends data at all.
+const NO_VIDEO_SAMPLE_TIME: Duration = Duration::from_secs(1);
 /// A demuxer can resync past a few corrupt packets; this many in a row means the data is garbage.
 const MAX_CONSECUTIVE_CORRUPT_PACKETS: u32 = 64;
 
@@ -444,6 +447,82 @@ fn open_error(locator: &str, error: FfError) -> (FrameSourceError, bool) {
     }
 }
 
+/// How a connection whose open failed ends. When FFmpeg's error hides the cause (an HLS
+/// playlist whose segments fail, a redirect loop, data without video until the connect timeout),
+/// [`crate::probe`] looks for it, within a fresh connect timeout (one second for the look at
+/// the data).
+fn open_failed(
+    spec: &SourceSpec,
+    options: &JobOptions,
+    watchdog: &Arc<Watchdog>,
+    error: FfError,
+) -> ConnectionEnd {
+    let limits = options.limits;
+    let http = probe::is_http(&spec.locator);
+    let probe_watchdog = Arc::clone(watchdog);
+    let interrupted = move || probe_watchdog.check();
+    match watchdog.tripped() {
+        Some(Trip::ConnectTimeout) if http => {
+            watchdog.enter_phase(true, limits.connect_timeout.min(NO_VIDEO_SAMPLE_TIME));
+            let found = probe::no_video(
+                &spec.locator,
+                limits.connect_timeout,
+                ffmpeg_options(spec.kind, options),
+                interrupted,
+            );
+            after_probe(
+                watchdog,
+                found,
+                ConnectionEnd::Interrupted(Trip::ConnectTimeout),
+            )
+        }
+        Some(trip) => ConnectionEnd::Interrupted(trip),
+        None => {
+            let found = if http {
+                watchdog.enter_phase(true, limits.connect_timeout);
+                probe::open_failure(
+                    &spec.locator,
+                    &error,
+                    limits.connect_timeout,
+                    &|| ffmpeg_options(spec.kind, options),
+                    interrupted,
+                )
+            } else {
+                None
+            };
+            let (error, permanent) = open_error(&spec.locator, error);
+            after_probe(
+                watchdog,
+                found,
+                ConnectionEnd::Failed {
+                    error,
+                    opened: false,
+                    permanent,
+                },
+            )
+        }
+    }
+}
+
+/// The probe's finding, or `otherwise`; a cancel or stop during the probe wins.
+fn after_probe(
+    watchdog: &Watchdog,
+    found: Option<FrameSourceError>,
+    otherwise: ConnectionEnd,
+) -> ConnectionEnd {
+    if let Some(trip @ (Trip::Cancelled | Trip::Stopped)) = watchdog.tripped() {
+        return ConnectionEnd::Interrupted(trip);
+    }
+    match found {
+        Some(error) => ConnectionEnd::Failed {
+            permanent: !error.is_transient(),
+            error,
+            opened: false,
+        },
+        None => otherwise,
+    }
+}
+
 fn run_connection(
     spec: &SourceSpec,
     options: &JobOptions,
@@ -461,17 +540,7 @@ fn run_connection(
     );
     let mut input = match opened {
         Ok(input) => input,
-        Err(error) => {
-            if let Some(trip) = watchdog.tripped() {
-                return ConnectionEnd::Interrupted(trip);
-            }
-            let (error, permanent) = open_error(&spec.locator, error);
-            return ConnectionEnd::Failed {
-                error,
-                opened: false,
-                permanent,
-            };
-        }
+        Err(error) => return open_failed(spec, options, watchdog, error),
     };
     let Some(stream) = input.streams().best(media::Type::Video) else {
         return ConnectionEnd::Failed {

@@ -21,12 +21,14 @@
 //!
 //! Modules, each depending only on those listed before it: `error`; `source` (parsing, resolving)
 //! and `sampling` (the policy); `job` (plain types: options, limits, frames, report, channel
-//! message); `verdict` (pure: reconnect, or finish with which health); `decode` (the FFmpeg
+//! message); `verdict` (pure: reconnect, or finish with which health); `probe` (the precise cause
+//! of a failed open: HLS segments, redirect loops, data without video); `decode` (the FFmpeg
 //! thread); `stream` ([`FrameStream`], [`collect`]).
 
 mod decode;
 mod error;
 mod job;
+mod probe;
 mod sampling;
 mod source;
 mod stream;

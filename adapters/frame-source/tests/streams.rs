@@ -725,3 +725,127 @@ fn stop_handle_ends_a_job_while_connecting_or_waiting_to_reconnect() {
     );
     assert!(report.error.is_some(), "{report:?}");
 }
+
+/// An HLS playlist that loads while every segment fails says which segment and which answer
+/// (it used to say "not a decodable video"). A missing segment is permanent, a server error
+/// transient; either way the job ends at once, `unavailable`, without showing credentials.
+#[test]
+fn hls_segments_that_fail_are_named_with_their_http_status() {
+    for (status, transient, reason) in [
+        (404, false, "HTTP 404 Not Found"),
+        (503, true, "HTTP 5xx server error"),
+    ] {
+        let server = hls_server(Fault::SegmentStatus(status));
+        let url = server
+            .url("people.m3u8")
+            .replace("http://", "http://viewer:s3cret@");
+        let started = Instant::now();
+        let (frames, report) = collect(
+            SourceSpec::parse(&url).unwrap(),
+            options(SamplingPolicy::EveryNth(1)),
+        )
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "{status}");
+        assert!(frames.is_empty());
+        assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+        assert_eq!(report.reconnects, 0, "{report:?}");
+        let error = report.error.expect("an error");
+        assert!(
+            matches!(error, FrameSourceError::HlsSegmentsUnavailable { .. }),
+            "{error:?}"
+        );
+        assert_eq!(error.is_transient(), transient, "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("HLS segments unavailable: {reason} for `http://")),
+            "{message}"
+        );
+        assert!(message.contains("/seg_000.ts`"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+}
+
+/// A redirect loop says so (it used to be "Input/output error"), for a playlist and a file.
+#[test]
+fn redirect_loop_is_named() {
+    let server = hls_server(Fault::RedirectLoop);
+    for path in ["people.m3u8", "clip.mp4"] {
+        let started = Instant::now();
+        let (frames, report) = collect(
+            SourceSpec::parse(&server.url(path)).unwrap(),
+            options(SamplingPolicy::EveryNth(1)),
+        )
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+        assert!(frames.is_empty());
+        assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+        let error = report.error.expect("an error");
+        assert!(
+            matches!(error, FrameSourceError::RedirectLoop { .. }),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
+        let message = error.to_string();
+        assert!(message.starts_with("redirect loop: `http://"), "{message}");
+        assert!(message.contains(path), "{message}");
+    }
+}
+
+/// A stream that sends nothing but MPEG-TS padding is not "connecting took longer than 3s":
+/// the error says data arrives without video. A server that accepts and never answers still
+/// is a connect timeout.
+#[test]
+fn a_flood_of_empty_packets_is_not_a_connect_timeout() {
+    let server = LoopbackServer::start(
+        None,
+        HashMap::new(),
+        Fault::EmptyPacketFlood {
+            bytes_per_sec: 1_000_000,
+        },
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (frames, report) = collect(
+        SourceSpec::parse(&server.url("live.ts")).unwrap(),
+        options(SamplingPolicy::EveryNth(1)),
+    )
+    .unwrap();
+    // The connect timeout (3 s), then at most a second's look at the data.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(frames.is_empty());
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    let error = report.error.expect("an error");
+    assert!(
+        matches!(error, FrameSourceError::NoVideoData { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient());
+    let message = error.to_string();
+    assert!(message.contains("sends data but no video"), "{message}");
+    assert!(
+        message.contains("only MPEG-TS null (padding) packets"),
+        "{message}"
+    );
+    assert!(!message.contains("connecting took"), "{message}");
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/live.ts", silent.local_addr().unwrap());
+    let (_, report) = collect(
+        SourceSpec::parse(&url).unwrap(),
+        options(SamplingPolicy::EveryNth(1)),
+    )
+    .unwrap();
+    drop(silent);
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert_eq!(
+        report.error,
+        Some(FrameSourceError::ConnectTimeout(
+            quick_limits().connect_timeout
+        )),
+        "{report:?}"
+    );
+}
