@@ -18,7 +18,8 @@ use image::RgbImage;
 use video_rs::ffmpeg;
 
 use crate::error::FrameSourceError;
-use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StreamHealth};
+use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StopHandle, StreamHealth};
+use crate::probe;
 use crate::sampling::{Decision, Sampler};
 use crate::source::{SourceKind, SourceSpec};
 use crate::verdict::{Cause, Ending, Facts, Verdict, verdict};
@@ -27,6 +28,8 @@ use crate::verdict::{Cause, Ending, Facts, Verdict, verdict};
 const NO_PTS: i64 = i64::MIN;
 /// Used when a stream declares no frame rate.
 const FALLBACK_FRAME_INTERVAL_S: f64 = 0.04;
+/// How long a source that never opened is read to see whether it sends data at all.
+const NO_VIDEO_SAMPLE_TIME: Duration = Duration::from_secs(1);
 /// A demuxer can resync past a few corrupt packets; this many in a row means the data is garbage.
 const MAX_CONSECUTIVE_CORRUPT_PACKETS: u32 = 64;
 
@@ -51,6 +54,7 @@ enum Trip {
     Deadline = 2,
     ConnectTimeout = 3,
     Stalled = 4,
+    Stopped = 5,
 }
 
 /// Polled by FFmpeg during every blocking operation (through the interrupt callback), so that
@@ -59,6 +63,7 @@ enum Trip {
 struct Watchdog {
     started: Instant,
     cancel: Arc<AtomicBool>,
+    stop: StopHandle,
     deadline_ms: u64,
     activity_ms: AtomicU64,
     idle_limit_ms: AtomicU64,
@@ -67,10 +72,11 @@ struct Watchdog {
 }
 
 impl Watchdog {
-    fn new(cancel: Arc<AtomicBool>, max_job: Duration) -> Self {
+    fn new(cancel: Arc<AtomicBool>, stop: StopHandle, max_job: Duration) -> Self {
         Self {
             started: Instant::now(),
             cancel,
+            stop,
             deadline_ms: duration_ms(max_job),
             activity_ms: AtomicU64::new(0),
             idle_limit_ms: AtomicU64::new(u64::MAX),
@@ -100,6 +106,8 @@ impl Watchdog {
         let now = self.now_ms();
         let trip = if self.cancel.load(Ordering::Relaxed) {
             Trip::Cancelled
+        } else if self.stop.is_stopped() {
+            Trip::Stopped
         } else if now >= self.deadline_ms {
             Trip::Deadline
         } else if now.saturating_sub(self.activity_ms.load(Ordering::Relaxed))
@@ -123,6 +131,7 @@ impl Watchdog {
             2 => Some(Trip::Deadline),
             3 => Some(Trip::ConnectTimeout),
             4 => Some(Trip::Stalled),
+            5 => Some(Trip::Stopped),
             _ => None,
         }
     }
@@ -133,6 +142,10 @@ impl Watchdog {
 
     fn cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop.is_stopped()
     }
 }
 
@@ -165,6 +178,7 @@ impl ConnectionEnd {
             Self::Eof => Ending::Eof,
             Self::ConsumerGone => Ending::ConsumerGone,
             Self::Interrupted(Trip::Cancelled) => Ending::Cancelled,
+            Self::Interrupted(Trip::Stopped) => Ending::Stopped,
             Self::Interrupted(Trip::Deadline) => Ending::Deadline,
             Self::Interrupted(Trip::ConnectTimeout) => Ending::ConnectTimeout,
             Self::Interrupted(Trip::Stalled) => Ending::Stalled,
@@ -192,7 +206,14 @@ struct JobState {
     /// Set by a seek: the next frame's jump in time is wanted, not a gap.
     expect_jump: bool,
     live: bool,
+    /// The health a reconnect under way would report if it failed (until the next new frame).
+    reconnecting: Option<StreamHealth>,
     source_duration: Option<f64>,
+    /// Size in bytes of a finite source whose duration FFmpeg does not know (an MPEG-TS file
+    /// over HTTP without range support: the server sent its Content-Length).
+    source_size: Option<i64>,
+    /// The last connection delivered all `source_size` bytes before its end of input.
+    read_to_end: bool,
     report: JobReport,
 }
 
@@ -209,7 +230,10 @@ impl JobState {
             ever_opened: false,
             expect_jump: false,
             live: false,
+            reconnecting: None,
             source_duration: None,
+            source_size: None,
+            read_to_end: false,
             report: JobReport::empty(StreamHealth::Unavailable, None),
         }
     }
@@ -229,6 +253,9 @@ impl JobState {
 
     /// True when a finite source was read (nearly) to its end.
     fn covered_source(&self) -> bool {
+        if self.read_to_end {
+            return true;
+        }
         match (self.source_duration, self.last_t) {
             (Some(duration), Some(last)) => {
                 let tolerance = (3.0 * self.frame_interval).max(0.5);
@@ -282,12 +309,13 @@ pub(crate) fn run_job(
     options: JobOptions,
     sampler: Sampler,
     cancel: Arc<AtomicBool>,
+    stop: StopHandle,
     sender: SyncSender<Message>,
 ) {
     let limits = options.limits;
-    let watchdog = Arc::new(Watchdog::new(cancel, limits.max_job_duration));
+    let watchdog = Arc::new(Watchdog::new(cancel, stop, limits.max_job_duration));
     let mut state = JobState::new(sampler);
-    let (health, error) = loop {
+    let (health, error, stopped) = loop {
         let end = run_connection(&spec, &options, &mut state, &watchdog, &sender);
         let (ending, failure) = if state.flush(&sender, &watchdog) {
             end.split()
@@ -305,10 +333,12 @@ pub(crate) fn run_job(
             since_last_frame: state.last_frame_at.map(|at| at.elapsed()),
             elapsed: watchdog.started.elapsed(),
             reconnects_done: state.report.reconnects,
+            reconnecting: state.reconnecting,
         };
         match verdict(ending, &facts, &limits) {
             Verdict::Finish { health, cause } => {
-                break (health, state.error_for(cause, failure, &spec, &limits));
+                let error = state.error_for(cause, failure, &spec, &limits);
+                break (health, error, ending == Ending::Stopped);
             }
             Verdict::Reconnect {
                 delay,
@@ -324,8 +354,10 @@ pub(crate) fn run_job(
                     "stream interrupted; reconnecting"
                 );
                 state.report.error = error;
+                state.reconnecting = Some(health);
                 if !sleep_unless_stopped(delay, &watchdog) {
-                    break (health, state.report.error.take());
+                    let stopped = watchdog.stopped() && !watchdog.cancelled();
+                    break (health, state.report.error.take(), stopped);
                 }
                 state.report.reconnects += 1;
             }
@@ -334,6 +366,7 @@ pub(crate) fn run_job(
     let mut report = state.report;
     report.health = health;
     report.error = error;
+    report.stopped = stopped;
     report.live = state.live;
     report.source_duration = state.source_duration;
     report.last_t = state.last_t;
@@ -343,11 +376,12 @@ pub(crate) fn run_job(
     let _ = sender.send(Message::Done(Box::new(report)));
 }
 
-/// Sleeps in short steps; false when the job was cancelled or hit its deadline meanwhile.
+/// Sleeps in short steps; false when the job was cancelled, stopped or hit its deadline
+/// meanwhile.
 fn sleep_unless_stopped(duration: Duration, watchdog: &Watchdog) -> bool {
     let until = Instant::now() + duration;
     while Instant::now() < until {
-        if watchdog.cancelled() || watchdog.past_deadline() {
+        if watchdog.cancelled() || watchdog.stopped() || watchdog.past_deadline() {
             return false;
         }
         std::thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
@@ -413,6 +447,82 @@ fn open_error(locator: &str, error: FfError) -> (FrameSourceError, bool) {
     }
 }
 
+/// How a connection whose open failed ends. When FFmpeg's error hides the cause (an HLS
+/// playlist whose segments fail, a redirect loop, data without video until the connect timeout),
+/// [`crate::probe`] looks for it, within a fresh connect timeout (one second for the look at
+/// the data).
+fn open_failed(
+    spec: &SourceSpec,
+    options: &JobOptions,
+    watchdog: &Arc<Watchdog>,
+    error: FfError,
+) -> ConnectionEnd {
+    let limits = options.limits;
+    let http = probe::is_http(&spec.locator);
+    let probe_watchdog = Arc::clone(watchdog);
+    let interrupted = move || probe_watchdog.check();
+    match watchdog.tripped() {
+        Some(Trip::ConnectTimeout) if http => {
+            watchdog.enter_phase(true, limits.connect_timeout.min(NO_VIDEO_SAMPLE_TIME));
+            let found = probe::no_video(
+                &spec.locator,
+                limits.connect_timeout,
+                ffmpeg_options(spec.kind, options),
+                interrupted,
+            );
+            after_probe(
+                watchdog,
+                found,
+                ConnectionEnd::Interrupted(Trip::ConnectTimeout),
+            )
+        }
+        Some(trip) => ConnectionEnd::Interrupted(trip),
+        None => {
+            let found = if http {
+                watchdog.enter_phase(true, limits.connect_timeout);
+                probe::open_failure(
+                    &spec.locator,
+                    &error,
+                    limits.connect_timeout,
+                    &|| ffmpeg_options(spec.kind, options),
+                    interrupted,
+                )
+            } else {
+                None
+            };
+            let (error, permanent) = open_error(&spec.locator, error);
+            after_probe(
+                watchdog,
+                found,
+                ConnectionEnd::Failed {
+                    error,
+                    opened: false,
+                    permanent,
+                },
+            )
+        }
+    }
+}
+
+/// The probe's finding, or `otherwise`; a cancel or stop during the probe wins.
+fn after_probe(
+    watchdog: &Watchdog,
+    found: Option<FrameSourceError>,
+    otherwise: ConnectionEnd,
+) -> ConnectionEnd {
+    if let Some(trip @ (Trip::Cancelled | Trip::Stopped)) = watchdog.tripped() {
+        return ConnectionEnd::Interrupted(trip);
+    }
+    match found {
+        Some(error) => ConnectionEnd::Failed {
+            permanent: !error.is_transient(),
+            error,
+            opened: false,
+        },
+        None => otherwise,
+    }
+}
+
 fn run_connection(
     spec: &SourceSpec,
     options: &JobOptions,
@@ -430,17 +540,7 @@ fn run_connection(
     );
     let mut input = match opened {
         Ok(input) => input,
-        Err(error) => {
-            if let Some(trip) = watchdog.tripped() {
-                return ConnectionEnd::Interrupted(trip);
-            }
-            let (error, permanent) = open_error(&spec.locator, error);
-            return ConnectionEnd::Failed {
-                error,
-                opened: false,
-                permanent,
-            };
-        }
+        Err(error) => return open_failed(spec, options, watchdog, error),
     };
     let Some(stream) = input.streams().best(media::Type::Video) else {
         return ConnectionEnd::Failed {
@@ -467,8 +567,19 @@ fn run_connection(
     } else {
         None
     };
-    state.live = duration.is_none();
+    // Without a duration, a source whose size is known is still a finite file (an MPEG-TS
+    // file over HTTP from a server without range support: FFmpeg cannot read its end to
+    // estimate the duration, but the server said how long the body is). A live stream has no
+    // size (chunked or endless body, RTSP). The HLS demuxer's size is its playlist's.
+    let size = if duration.is_none() && !is_hls(&input) {
+        input.io_size().filter(|&size| size > 0)
+    } else {
+        None
+    };
+    state.live = duration.is_none() && size.is_none();
     state.source_duration = duration;
+    state.source_size = size;
+    state.read_to_end = false;
     let mut decoder = match codec::context::Context::from_parameters(stream.parameters()).and_then(
         |mut context| {
             context.set_threading(codec::threading::Config::count(
@@ -508,6 +619,10 @@ fn run_connection(
     let mut packet = Packet::empty();
     let mut consecutive_corrupt = 0u32;
     loop {
+        // A stop is honoured between packets; blocking reads see it through the watchdog.
+        if watchdog.stopped() {
+            return ConnectionEnd::Interrupted(Trip::Stopped);
+        }
         // In a seekable finite source, a due time past the end means no sample is left: the
         // rest of the file need not be decoded.
         if can_seek
@@ -565,6 +680,9 @@ fn run_connection(
                 if let Some(trip) = watchdog.tripped() {
                     return ConnectionEnd::Interrupted(trip);
                 }
+                state.read_to_end = state
+                    .source_size
+                    .is_some_and(|size| bytes_delivered(&input) >= size);
                 return ConnectionEnd::Eof;
             }
             Err(FfError::InvalidData) => {
@@ -597,6 +715,25 @@ fn run_connection(
                 };
             }
         }
+    }
+}
+
+/// Whether the input is read by the HLS demuxer (its I/O context is the playlist's).
+fn is_hls(input: &ffmpeg::format::context::Input) -> bool {
+    input
+        .format()
+        .name()
+        .split(',')
+        .any(|name| name == "hls" || name == "applehttp")
+}
+
+/// Bytes the input's protocol has delivered so far (the end of its buffered data).
+fn bytes_delivered(input: &ffmpeg::format::context::Input) -> i64 {
+    // SAFETY: `input` owns a valid format context; its `pb` is null or a valid I/O context,
+    // and no FFmpeg call is running on it while this thread reads one field.
+    unsafe {
+        let pb = (*input.as_ptr()).pb;
+        if pb.is_null() { 0 } else { (*pb).pos }
     }
 }
 
@@ -729,6 +866,7 @@ impl Connection {
         }
         state.last_t = Some(t);
         state.last_frame_at = Some(Instant::now());
+        state.reconnecting = None;
         let index = state.report.frames_decoded;
         state.report.frames_decoded += 1;
 

@@ -47,6 +47,47 @@ pub enum FrameSourceError {
     #[error("`{}` has no video stream", footfall_domain::redact_url(.locator))]
     NoVideoStream { locator: String },
 
+    /// The playlist of an HLS stream loads but its segments do not (FFmpeg alone only reports
+    /// the stream as not decodable). `reason` is the segment's answer, e.g. "HTTP 404 Not
+    /// Found"; `transient` is false for a missing or refused resource (4xx), true for a server
+    /// error (5xx) or a network failure.
+    #[error(
+        "HLS segments unavailable: {reason} for `{}` (playlist `{}`)",
+        footfall_domain::redact_url(.segment),
+        footfall_domain::redact_url(.playlist)
+    )]
+    HlsSegmentsUnavailable {
+        playlist: String,
+        segment: String,
+        reason: String,
+        transient: bool,
+    },
+
+    /// Following `url`'s redirects came back to an address already visited (`last`), or went
+    /// on past FFmpeg's limit of redirects.
+    #[error(
+        "redirect loop: `{}` does not reach the media after {redirects} redirect(s), the last to `{}`",
+        footfall_domain::redact_url(.url),
+        footfall_domain::redact_url(.last)
+    )]
+    RedirectLoop {
+        url: String,
+        last: String,
+        redirects: u32,
+    },
+
+    /// The source answers and sends data, but nothing in it is a picture (an encoder sending
+    /// only padding packets): FFmpeg keeps probing until the connect timeout.
+    #[error(
+        "`{}` sends data but no video: nothing decodable arrived within {waited:?} ({detail})",
+        footfall_domain::redact_url(.locator)
+    )]
+    NoVideoData {
+        locator: String,
+        waited: Duration,
+        detail: String,
+    },
+
     #[error("no decoder available for codec `{codec}`")]
     UnsupportedCodec { codec: String },
 
@@ -80,8 +121,13 @@ pub type Result<T, E = FrameSourceError> = std::result::Result<T, E>;
 
 impl FrameSourceError {
     /// Whether another attempt later could succeed (network, server, stall), as opposed to a
-    /// source that will not change (bad URL, not a video, unsupported codec, missing tool).
+    /// source that will not change (bad URL, not a video, unsupported codec, missing tool,
+    /// missing segments, a redirect loop). The decode thread does not reconnect after an error
+    /// that is not transient.
     pub fn is_transient(&self) -> bool {
+        if let Self::HlsSegmentsUnavailable { transient, .. } = self {
+            return *transient;
+        }
         matches!(
             self,
             Self::ResolveFailed { .. }
@@ -89,6 +135,7 @@ impl FrameSourceError {
                 | Self::ConnectTimeout(_)
                 | Self::Stalled(_)
                 | Self::Read(_)
+                | Self::NoVideoData { .. }
                 | Self::Thread(_)
         )
     }

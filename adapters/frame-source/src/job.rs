@@ -2,6 +2,8 @@
 //! with, and the message on the channel between the decode thread and [`crate::FrameStream`].
 //! No behaviour beyond constructors and names, so `decode` and `stream` both depend on it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use image::RgbImage;
@@ -77,6 +79,29 @@ impl Default for JobOptions {
     }
 }
 
+/// Asks a running job to stop at its next packet (or at once while it connects or waits to
+/// reconnect). The job then ends normally: the frames sampled so far are handed out and the report
+/// says `stopped`, with the health that was true until then. Cheap to clone and to check, so a
+/// Ctrl-C handler can hold one. See [`crate::FrameStream::stop_handle`].
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// A handle not yet stopped, to give to [`crate::FrameStream::open_with_stop`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the job to stop; idempotent.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// State of the stream at the end of a job (a domain type: stored with every result).
 pub use footfall_domain::StreamHealth;
 
@@ -103,7 +128,11 @@ pub struct JobReport {
     /// Seeks performed to jump over frames the policy skips.
     pub seeks: u32,
     pub reconnects: u32,
-    /// True when the source has no known duration (live HLS, RTSP).
+    /// True when the job ended because its [`StopHandle`] asked it to (the health is what was
+    /// true until then).
+    pub stopped: bool,
+    /// True when the source has neither a known duration nor a known size (live HLS, RTSP,
+    /// MPEG-TS over HTTP with a chunked or endless body).
     pub live: bool,
     /// Duration of a finite source in seconds, when FFmpeg knows it.
     pub source_duration: Option<f64>,
@@ -135,6 +164,7 @@ impl JobReport {
             frames_decoded: 0,
             seeks: 0,
             reconnects: 0,
+            stopped: false,
             live: false,
             source_duration: None,
             last_t: None,

@@ -15,25 +15,27 @@
 //!     }
 //! }
 //! let report = stream.finish();
-//! println!("health: {}", report.health);
+//! println!("health: {}{}", report.health, if report.stopped { " (stopped)" } else { "" });
 //! # Ok::<(), frame_source::FrameSourceError>(())
 //! ```
 //!
 //! Modules, each depending only on those listed before it: `error`; `source` (parsing, resolving)
 //! and `sampling` (the policy); `job` (plain types: options, limits, frames, report, channel
-//! message); `verdict` (pure: reconnect, or finish with which health); `decode` (the FFmpeg
+//! message); `verdict` (pure: reconnect, or finish with which health); `probe` (the precise cause
+//! of a failed open: HLS segments, redirect loops, data without video); `decode` (the FFmpeg
 //! thread); `stream` ([`FrameStream`], [`collect`]).
 
 mod decode;
 mod error;
 mod job;
+mod probe;
 mod sampling;
 mod source;
 mod stream;
 mod verdict;
 
 pub use error::{FrameSourceError, Result};
-pub use job::{JobOptions, JobReport, Limits, SampledFrame, StreamHealth};
+pub use job::{JobOptions, JobReport, Limits, SampledFrame, StopHandle, StreamHealth};
 pub use sampling::{Decision, Sampler, SamplingPolicy};
 pub use source::{SourceKind, SourceSpec, UrlResolver, YtDlpResolver};
 pub use stream::{FrameStream, collect};

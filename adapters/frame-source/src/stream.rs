@@ -7,7 +7,7 @@ use std::sync::mpsc::{Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use crate::error::{FrameSourceError, Result};
-use crate::job::{JobOptions, JobReport, Message, SampledFrame, StreamHealth};
+use crate::job::{JobOptions, JobReport, Message, SampledFrame, StopHandle, StreamHealth};
 use crate::sampling::Sampler;
 use crate::source::{SourceKind, SourceSpec};
 
@@ -16,6 +16,7 @@ use crate::source::{SourceKind, SourceSpec};
 pub struct FrameStream {
     receiver: Receiver<Message>,
     cancel: Arc<AtomicBool>,
+    stop: StopHandle,
     thread: Option<JoinHandle<()>>,
     report: Option<JobReport>,
 }
@@ -24,6 +25,13 @@ impl FrameStream {
     /// Validates the options and starts the decode thread. Source problems (404, timeouts,
     /// corrupt data) are not errors here: they end up in the report's health.
     pub fn open(spec: SourceSpec, options: JobOptions) -> Result<Self> {
+        Self::open_with_stop(spec, options, StopHandle::new())
+    }
+
+    /// Like [`FrameStream::open`], with a [`StopHandle`] made beforehand (for a caller that
+    /// installs its Ctrl-C handler before the stream exists). A handle already stopped makes the
+    /// job end at once.
+    pub fn open_with_stop(spec: SourceSpec, options: JobOptions, stop: StopHandle) -> Result<Self> {
         let sampler = Sampler::new(options.sampling)?;
         if options.batch_size == 0 || options.channel_capacity == 0 {
             return Err(FrameSourceError::InvalidPolicy(
@@ -41,13 +49,17 @@ impl FrameStream {
             std::sync::mpsc::sync_channel(options.channel_capacity);
         let cancel = Arc::new(AtomicBool::new(false));
         let worker_cancel = Arc::clone(&cancel);
+        let worker_stop = stop.clone();
         let thread = std::thread::Builder::new()
             .name("frame-source".to_string())
-            .spawn(move || crate::decode::run_job(spec, options, sampler, worker_cancel, sender))
+            .spawn(move || {
+                crate::decode::run_job(spec, options, sampler, worker_cancel, worker_stop, sender);
+            })
             .map_err(|err| FrameSourceError::Thread(err.to_string()))?;
         Ok(Self {
             receiver,
             cancel,
+            stop,
             thread: Some(thread),
             report: None,
         })
@@ -71,7 +83,15 @@ impl FrameStream {
         }
     }
 
-    /// Asks the decode thread to stop soon (it interrupts blocking network reads).
+    /// A handle that stops the job at its next packet, keeping what it sampled: the batches
+    /// still come out of the stream, then the report (with `stopped`). Unlike
+    /// [`FrameStream::cancel`], the health stays what was true so far.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Asks the decode thread to stop soon (it interrupts blocking network reads); the job
+    /// ends `ended_early`. For a stop that keeps the health, see [`FrameStream::stop_handle`].
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
     }

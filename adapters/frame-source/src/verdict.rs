@@ -16,6 +16,8 @@ pub(crate) enum Ending {
     /// The consumer dropped the stream.
     ConsumerGone,
     Cancelled,
+    /// The job's stop handle asked it to stop.
+    Stopped,
     /// The job reached `max_job_duration`.
     Deadline,
     /// Opening took longer than `connect_timeout`.
@@ -50,6 +52,9 @@ pub(crate) struct Facts {
     /// Wall-clock time of the job so far.
     pub elapsed: Duration,
     pub reconnects_done: u32,
+    /// The health a reconnect under way would report if it failed: set from a reconnect verdict
+    /// until the next new frame.
+    pub reconnecting: Option<StreamHealth>,
 }
 
 /// Which error a finished or reconnecting job reports; `decode` builds the value, because the
@@ -98,6 +103,19 @@ pub(crate) fn verdict(ending: Ending, facts: &Facts, limits: &Limits) -> Verdict
     let (health, cause) = match ending {
         Ending::PolicyDone => return finish(Ok, Cause::Recovered),
         Ending::ConsumerGone | Ending::Cancelled => return finish(EndedEarly, Cause::None),
+        // A stop keeps the health that was true until then.
+        Ending::Stopped => {
+            if let Some(health) = facts.reconnecting {
+                return finish(health, Cause::Recovered);
+            }
+            if !facts.ever_opened {
+                return finish(Unavailable, Cause::Recovered);
+            }
+            if !facts.live && facts.gaps {
+                return finish(EndedEarly, Cause::Gaps);
+            }
+            return finish(Ok, Cause::Recovered);
+        }
         Ending::Deadline => {
             let recent_frame = facts
                 .since_last_frame
@@ -219,6 +237,7 @@ mod tests {
         since_last_frame: Some(ms(50)),
         elapsed: Duration::from_secs(5),
         reconnects_done: 0,
+        reconnecting: None,
     };
     const LIVE: Facts = Facts { live: true, ..BASE };
     const FILE: Facts = Facts { file: true, ..BASE };
@@ -254,6 +273,12 @@ mod tests {
         ("policy done on a live stream", Ending::PolicyDone, LIVE, finish(Ok, Cause::Recovered)),
         ("consumer gone", Ending::ConsumerGone, BASE, finish(EndedEarly, Cause::None)),
         ("cancelled", Ending::Cancelled, LIVE, finish(EndedEarly, Cause::None)),
+        // Stop handle: the health so far.
+        ("stopped while decoding a live stream", Ending::Stopped, LIVE, finish(Ok, Cause::Recovered)),
+        ("stopped in the middle of a file", Ending::Stopped, FILE, finish(Ok, Cause::Recovered)),
+        ("stopped after gaps in a finite source", Ending::Stopped, Facts { gaps: true, ..BASE }, finish(EndedEarly, Cause::Gaps)),
+        ("stopped while reconnecting after a stall", Ending::Stopped, Facts { reconnecting: Some(Stalled), ..LIVE }, finish(Stalled, Cause::Recovered)),
+        ("stopped before the source opened", Ending::Stopped, NEVER_OPENED, finish(Unavailable, Cause::Recovered)),
         // Job-duration limit.
         ("deadline on a live stream with a recent frame is ok", Ending::Deadline, LIVE, finish(Ok, Cause::None)),
         ("deadline on a live stream, frame exactly read_timeout ago", Ending::Deadline, Facts { since_last_frame: Some(ms(2000)), ..LIVE }, finish(Ok, Cause::None)),

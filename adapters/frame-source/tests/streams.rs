@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use frame_source::{
-    FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth,
-    UrlResolver, collect,
+    FrameSourceError, FrameStream, JobOptions, Limits, SamplingPolicy, SourceSpec, StopHandle,
+    StreamHealth, UrlResolver, collect,
 };
 use stream_server::{Fault, LoopbackServer, shared_dir};
 
@@ -528,6 +528,324 @@ fn garbage_hls_segment_ends_in_time_with_the_right_health() {
     assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
     assert!(
         matches!(report.error, Some(FrameSourceError::InvalidData { .. })),
+        "{report:?}"
+    );
+}
+
+/// The first `n` HLS segments joined: one MPEG-TS file of `2 * n` seconds.
+fn ts_file(n: usize) -> Vec<u8> {
+    (0..n)
+        .flat_map(|i| std::fs::read(shared().join(format!("video/hls/seg_{i:03}.ts"))).unwrap())
+        .collect()
+}
+
+/// A complete `.ts` file over HTTP from a server without range support (so FFmpeg cannot read
+/// its end for a duration) is a finite file because the server sent its Content-Length: read
+/// once, samples at the file's own times, health ok. It used to be taken for a live stream:
+/// re-fetched at every end, with invented times after each, and `ended_early`.
+#[test]
+fn complete_ts_file_over_http_is_read_once_at_its_real_times() {
+    let files = HashMap::from([("/clip.ts".to_string(), ts_file(2))]);
+    let server = LoopbackServer::start(None, files, Fault::NoRanges).unwrap();
+    let spec = SourceSpec::parse(&server.url("clip.ts")).unwrap();
+    let (frames, report) =
+        collect(spec, options(SamplingPolicy::Every(Duration::from_secs(1)))).unwrap();
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(report.error, None, "{report:?}");
+    assert!(!report.live, "{report:?}");
+    assert_eq!(report.reconnects, 0, "{report:?}");
+    assert_eq!(report.frames_decoded, 100, "{report:?}");
+    let times: Vec<f64> = frames.iter().map(|f| f.t).collect();
+    assert_eq!(times.len(), 4, "{times:?}");
+    for (i, t) in times.iter().enumerate() {
+        assert!((t - i as f64).abs() < 1e-3, "{times:?}");
+    }
+    assert_eq!(server.requests(), ["/clip.ts"], "fetched once");
+}
+
+/// The same bytes as a live stream (chunked, no Content-Length) stay live: the end of the body
+/// is a dropped stream, reconnected, and the times move on across connections.
+#[test]
+fn live_ts_over_http_without_a_length_stays_live() {
+    let files = HashMap::from([("/live.ts".to_string(), ts_file(2))]);
+    let server = LoopbackServer::start(None, files, Fault::Chunked { bytes_per_sec: 0 }).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.ts")).unwrap();
+    let mut limits = quick_limits();
+    limits.max_reconnects = 1;
+    let (frames, report) = collect(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.reconnects, 1, "{report:?}");
+    assert_eq!(report.health, StreamHealth::EndedEarly, "{report:?}");
+    assert_eq!(server.requests(), ["/live.ts", "/live.ts"]);
+    assert!(frames.len() >= 7, "{} frames: {report:?}", frames.len());
+    assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+}
+
+/// Receives batches until `want` frames have arrived.
+fn receive(stream: &mut FrameStream, want: usize) -> Vec<frame_source::SampledFrame> {
+    let mut frames = Vec::new();
+    while frames.len() < want {
+        frames.extend(stream.next_batch().expect("the stream ended too soon"));
+    }
+    frames
+}
+
+/// Stops `stream`, drains it and returns the rest of its frames, the report and the time from
+/// the stop to the report.
+fn stop_and_finish(
+    mut stream: FrameStream,
+    stop: &StopHandle,
+) -> (
+    Vec<frame_source::SampledFrame>,
+    frame_source::JobReport,
+    Duration,
+) {
+    let stopped_at = Instant::now();
+    stop.stop();
+    let mut rest = Vec::new();
+    for batch in stream.by_ref() {
+        rest.extend(batch);
+    }
+    let report = stream.finish();
+    (rest, report, stopped_at.elapsed())
+}
+
+/// Ctrl-C in `footfall count`: a stop on an endless live stream ends it within a second; the
+/// frames sampled so far all come out, and the report says stopped with the health so far.
+#[test]
+fn stop_handle_ends_a_live_stream_with_the_samples_so_far() {
+    let server = LoopbackServer::serve_live_hls(&shared().join("video/hls")).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut stream = FrameStream::open(
+        spec,
+        JobOptions {
+            batch_size: 2,
+            batch_latency: Duration::from_millis(100),
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    let stop = stream.stop_handle();
+    let mut frames = receive(&mut stream, 2);
+    let (rest, report, took) = stop_and_finish(stream, &stop);
+    frames.extend(rest);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(report.stopped, "{report:?}");
+    assert!(report.live, "{report:?}");
+    assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+    assert_eq!(report.error, None);
+    assert_eq!(report.frames_sampled, frames.len() as u64, "{report:?}");
+    assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+    // A stream that ends on its own is not `stopped`.
+    let (_, finished) = collect(
+        SourceSpec::parse(&server.url("live.m3u8")).unwrap(),
+        JobOptions {
+            limits: Limits {
+                max_job_duration: Duration::from_secs(1),
+                ..quick_limits()
+            },
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    assert!(!finished.stopped, "{finished:?}");
+}
+
+/// A stop also ends a job at once while it connects (a server that accepts and never answers)
+/// and while it waits to reconnect (a live playlist that stopped growing, long backoff).
+#[test]
+fn stop_handle_ends_a_job_while_connecting_or_waiting_to_reconnect() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    let spec = SourceSpec::parse(&format!("http://{address}/clip.ts")).unwrap();
+    let mut limits = quick_limits();
+    limits.connect_timeout = Duration::from_secs(20);
+    let stop = StopHandle::new();
+    let stream = FrameStream::open_with_stop(
+        spec,
+        JobOptions {
+            limits,
+            ..options(SamplingPolicy::EveryNth(1))
+        },
+        stop.clone(),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (frames, report, took) = stop_and_finish(stream, &stop);
+    drop(silent);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(frames.is_empty());
+    assert!(report.stopped, "{report:?}");
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert_eq!(report.error, None, "{report:?}");
+
+    let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+                    #EXTINF:2.000000,\nseg_000.ts\n#EXTINF:2.000000,\nseg_001.ts\n#EXTINF:2.000000,\nseg_002.ts\n";
+    let files = HashMap::from([("/live.m3u8".to_string(), playlist.as_bytes().to_vec())]);
+    let server =
+        LoopbackServer::start(Some(&shared().join("video/hls")), files, Fault::None).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.m3u8")).unwrap();
+    let mut limits = quick_limits();
+    limits.read_timeout = Duration::from_millis(500);
+    limits.backoff_initial = Duration::from_secs(20);
+    limits.backoff_max = Duration::from_secs(20);
+    let mut stream = FrameStream::open(
+        spec,
+        JobOptions {
+            limits,
+            batch_latency: Duration::from_millis(100),
+            ..options(SamplingPolicy::Every(Duration::from_secs(1)))
+        },
+    )
+    .unwrap();
+    let stop = stream.stop_handle();
+    let mut frames = receive(&mut stream, 6);
+    // The playlist has 6 s: then the stream stalls and the job waits 20 s to reconnect.
+    std::thread::sleep(Duration::from_secs(3));
+    let (rest, report, took) = stop_and_finish(stream, &stop);
+    frames.extend(rest);
+    assert!(took < Duration::from_secs(1), "took {took:?} to stop");
+    assert!(report.stopped, "{report:?}");
+    assert_eq!(frames.len(), 6, "{report:?}");
+    assert_eq!(report.reconnects, 0, "{report:?}");
+    // The health of the reconnect that was pending, with its error.
+    assert!(
+        matches!(
+            report.health,
+            StreamHealth::Stalled | StreamHealth::EndedEarly
+        ),
+        "{report:?}"
+    );
+    assert!(report.error.is_some(), "{report:?}");
+}
+
+/// An HLS playlist that loads while every segment fails says which segment and which answer
+/// (it used to say "not a decodable video"). A missing segment is permanent, a server error
+/// transient; either way the job ends at once, `unavailable`, without showing credentials.
+#[test]
+fn hls_segments_that_fail_are_named_with_their_http_status() {
+    for (status, transient, reason) in [
+        (404, false, "HTTP 404 Not Found"),
+        (503, true, "HTTP 5xx server error"),
+    ] {
+        let server = hls_server(Fault::SegmentStatus(status));
+        let url = server
+            .url("people.m3u8")
+            .replace("http://", "http://viewer:s3cret@");
+        let started = Instant::now();
+        let (frames, report) = collect(
+            SourceSpec::parse(&url).unwrap(),
+            options(SamplingPolicy::EveryNth(1)),
+        )
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "{status}");
+        assert!(frames.is_empty());
+        assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+        assert_eq!(report.reconnects, 0, "{report:?}");
+        let error = report.error.expect("an error");
+        assert!(
+            matches!(error, FrameSourceError::HlsSegmentsUnavailable { .. }),
+            "{error:?}"
+        );
+        assert_eq!(error.is_transient(), transient, "{error:?}");
+        let message = error.to_string();
+        assert!(
+            message.starts_with(&format!("HLS segments unavailable: {reason} for `http://")),
+            "{message}"
+        );
+        assert!(message.contains("/seg_000.ts`"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+}
+
+/// A redirect loop says so (it used to be "Input/output error"), for a playlist and a file.
+#[test]
+fn redirect_loop_is_named() {
+    let server = hls_server(Fault::RedirectLoop);
+    for path in ["people.m3u8", "clip.mp4"] {
+        let started = Instant::now();
+        let (frames, report) = collect(
+            SourceSpec::parse(&server.url(path)).unwrap(),
+            options(SamplingPolicy::EveryNth(1)),
+        )
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}");
+        assert!(frames.is_empty());
+        assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+        let error = report.error.expect("an error");
+        assert!(
+            matches!(error, FrameSourceError::RedirectLoop { .. }),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
+        let message = error.to_string();
+        assert!(message.starts_with("redirect loop: `http://"), "{message}");
+        assert!(message.contains(path), "{message}");
+    }
+}
+
+/// A stream that sends nothing but MPEG-TS padding is not "connecting took longer than 3s":
+/// the error says data arrives without video. A server that accepts and never answers still
+/// is a connect timeout.
+#[test]
+fn a_flood_of_empty_packets_is_not_a_connect_timeout() {
+    let server = LoopbackServer::start(
+        None,
+        HashMap::new(),
+        Fault::EmptyPacketFlood {
+            bytes_per_sec: 1_000_000,
+        },
+    )
+    .unwrap();
+    let started = Instant::now();
+    let (frames, report) = collect(
+        SourceSpec::parse(&server.url("live.ts")).unwrap(),
+        options(SamplingPolicy::EveryNth(1)),
+    )
+    .unwrap();
+    // The connect timeout (3 s), then at most a second's look at the data.
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(frames.is_empty());
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    let error = report.error.expect("an error");
+    assert!(
+        matches!(error, FrameSourceError::NoVideoData { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_transient());
+    let message = error.to_string();
+    assert!(message.contains("sends data but no video"), "{message}");
+    assert!(
+        message.contains("only MPEG-TS null (padding) packets"),
+        "{message}"
+    );
+    assert!(!message.contains("connecting took"), "{message}");
+
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/live.ts", silent.local_addr().unwrap());
+    let (_, report) = collect(
+        SourceSpec::parse(&url).unwrap(),
+        options(SamplingPolicy::EveryNth(1)),
+    )
+    .unwrap();
+    drop(silent);
+    assert_eq!(report.health, StreamHealth::Unavailable, "{report:?}");
+    assert_eq!(
+        report.error,
+        Some(FrameSourceError::ConnectTimeout(
+            quick_limits().connect_timeout
+        )),
         "{report:?}"
     );
 }

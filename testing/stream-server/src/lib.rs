@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// Misbehaviour injected for `.ts` segment requests.
+/// Misbehaviour injected into the responses (most faults concern `.ts` segment requests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// Serve everything correctly.
@@ -24,6 +24,22 @@ pub enum Fault {
     StallAfterSegments(usize),
     /// Answer every request with 404.
     NotFound,
+    /// Answer every `.ts` segment request with this HTTP status (playlists and other files are
+    /// served normally): `SegmentStatus(404)` is an HLS stream whose segments are all missing.
+    SegmentStatus(u16),
+    /// Answer every request with `302 Found` back to the same path: a redirect loop.
+    RedirectLoop,
+    /// Answer every request with `200 OK` and an endless body of MPEG-TS null (padding) packets,
+    /// without Content-Length, at about `bytes_per_sec`: a stream that sends plenty of packets
+    /// but never a picture.
+    EmptyPacketFlood { bytes_per_sec: usize },
+    /// Serve every file without Content-Length and without range support, in
+    /// `Transfer-Encoding: chunked` pieces at about `bytes_per_sec` (0: as fast as possible), as
+    /// a live MPEG-TS stream over HTTP is served. The body ends after the file.
+    Chunked { bytes_per_sec: usize },
+    /// Serve every file whole (`200 OK` with its Content-Length), ignoring `Range` and without
+    /// `Accept-Ranges`, as simple static servers do: a finite file that cannot be seeked.
+    NoRanges,
 }
 
 struct Shared {
@@ -172,8 +188,22 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         requests.push(path.clone());
     }
     let mut out = stream;
-    if shared.fault == Fault::NotFound {
-        return respond_status(&mut out, "404 Not Found");
+    match shared.fault {
+        Fault::NotFound => return respond_status(&mut out, "404 Not Found"),
+        Fault::SegmentStatus(code) if path.ends_with(".ts") => {
+            return respond_status(&mut out, &format!("{code} {}", reason_phrase(code)));
+        }
+        Fault::RedirectLoop => {
+            let header = format!(
+                "HTTP/1.1 302 Found\r\nLocation: {path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            out.write_all(header.as_bytes())?;
+            return out.flush();
+        }
+        Fault::EmptyPacketFlood { bytes_per_sec } => {
+            return flood_null_packets(&mut out, shared, bytes_per_sec);
+        }
+        _ => {}
     }
     let live_body = if shared.live {
         live_resource(shared, &path)
@@ -203,7 +233,13 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
     } else {
         "application/octet-stream"
     };
+    if let Fault::Chunked { bytes_per_sec } = shared.fault {
+        return send_chunked(&mut out, shared, content_type, &body, method, bytes_per_sec);
+    }
     let total = body.len() as u64;
+    if shared.fault == Fault::NoRanges {
+        range_start = None;
+    }
     let (status, start, end) = match range_start {
         Some(start) if start < total => {
             let end = range_end.map_or(total - 1, |end| end.min(total - 1));
@@ -218,9 +254,12 @@ fn handle(stream: TcpStream, shared: &Shared) -> io::Result<()> {
         &body[start as usize..=end as usize]
     };
     let mut header = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nAccept-Ranges: bytes\r\nConnection: close\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
         slice.len()
     );
+    if shared.fault != Fault::NoRanges {
+        header.push_str("Accept-Ranges: bytes\r\n");
+    }
     if status.starts_with("206") {
         header.push_str(&format!("Content-Range: bytes {start}-{end}/{total}\r\n"));
     }
@@ -280,6 +319,79 @@ fn live_resource(shared: &Shared, path: &str) -> Option<Vec<u8>> {
         .ok()?;
     let file = format!("seg_{:03}.ts", n % SEGMENTS_ON_DISK);
     std::fs::read(shared.root.as_ref()?.join(file)).ok()
+}
+
+/// The time to wait after sending `sent` bytes at `bytes_per_sec` (0: no pacing).
+fn pace(sent: usize, bytes_per_sec: usize) -> Duration {
+    if bytes_per_sec == 0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(sent as f64 / bytes_per_sec as f64)
+}
+
+/// `body` as a chunked response, in pieces of 16 KiB paced at `bytes_per_sec`.
+fn send_chunked(
+    out: &mut TcpStream,
+    shared: &Shared,
+    content_type: &str,
+    body: &[u8],
+    method: &str,
+    bytes_per_sec: usize,
+) -> io::Result<()> {
+    let header = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    out.write_all(header.as_bytes())?;
+    if method == "HEAD" {
+        return out.flush();
+    }
+    for piece in body.chunks(16 * 1024) {
+        if shared.shutdown.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        write!(out, "{:x}\r\n", piece.len())?;
+        out.write_all(piece)?;
+        out.write_all(b"\r\n")?;
+        out.flush()?;
+        std::thread::sleep(pace(piece.len(), bytes_per_sec));
+    }
+    out.write_all(b"0\r\n\r\n")?;
+    out.flush()
+}
+
+/// An endless close-delimited body of MPEG-TS null packets (PID 0x1FFF, payload only padding),
+/// until the client hangs up or the server stops.
+fn flood_null_packets(
+    out: &mut TcpStream,
+    shared: &Shared,
+    bytes_per_sec: usize,
+) -> io::Result<()> {
+    const TS_PACKET: usize = 188;
+    let mut null_packet = [0xFFu8; TS_PACKET];
+    null_packet[..4].copy_from_slice(&[0x47, 0x1F, 0xFF, 0x10]);
+    let burst: Vec<u8> = null_packet.repeat(64);
+    out.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nConnection: close\r\n\r\n")?;
+    while !shared.shutdown.load(Ordering::Relaxed) {
+        out.write_all(&burst)?;
+        out.flush()?;
+        std::thread::sleep(pace(burst.len(), bytes_per_sec));
+    }
+    Ok(())
+}
+
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        410 => "Gone",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Error",
+    }
 }
 
 fn respond_status(out: &mut TcpStream, status: &str) -> io::Result<()> {
