@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use footfall_job::{CountError, CountReport, Counting, PeopleCounter, count_stream};
-use frame_source::{JobOptions, Limits, SamplingPolicy, SourceSpec, StreamHealth, UrlResolver};
+use footfall_job::{CountError, CountReport, Counting, PeopleCounter, count_stream_until};
+use frame_source::{
+    JobOptions, Limits, SamplingPolicy, SourceSpec, StopHandle, StreamHealth, UrlResolver,
+};
 use results_store::{NewUser, Store, StoreError, User};
 
 #[derive(Debug, thiserror::Error)]
@@ -163,9 +165,12 @@ pub struct CountOutcome {
 }
 
 impl CountOutcome {
-    /// Process exit status: 0 when the stream was healthy, 3 otherwise (the report is still printed).
+    /// Process exit status: 130 when stopped by Ctrl-C (what was counted is printed), else 0
+    /// when the stream was healthy and 3 otherwise (the report is still printed).
     pub fn exit_code(&self) -> u8 {
-        if self.report.health == StreamHealth::Ok {
+        if self.report.stream.stopped {
+            130
+        } else if self.report.health == StreamHealth::Ok {
             0
         } else {
             3
@@ -179,6 +184,18 @@ pub fn run_count(
     args: &CountArgs,
     counter: &dyn PeopleCounter,
     resolver: &dyn UrlResolver,
+    out: &mut dyn Write,
+) -> Result<CountOutcome, CliError> {
+    run_count_until(args, counter, resolver, StopHandle::new(), out)
+}
+
+/// [`run_count`] that stops early once `stop` is stopped (Ctrl-C), and still prints the report
+/// of what it counted.
+pub fn run_count_until(
+    args: &CountArgs,
+    counter: &dyn PeopleCounter,
+    resolver: &dyn UrlResolver,
+    stop: StopHandle,
     out: &mut dyn Write,
 ) -> Result<CountOutcome, CliError> {
     // A picture folder that cannot be written fails now, not after the whole job.
@@ -201,7 +218,7 @@ pub fn run_count(
         bar
     });
     let mut lines = Vec::new();
-    let report = count_stream(spec, options, counter, &mut |samples| {
+    let report = count_stream_until(spec, options, counter, stop, &mut |samples| {
         for sample in samples {
             if !args.json {
                 lines.push(format!("t={:>8.2}s  people={}", sample.t, sample.people));
@@ -265,6 +282,12 @@ pub fn run_count(
         )?;
         if let Some(error) = &report.stream.error {
             writeln!(out, "stream: {error}")?;
+        }
+        if report.stream.stopped {
+            writeln!(
+                out,
+                "stopped: interrupted; the counts above are what was sampled"
+            )?;
         }
         if let Some(path) = &annotated {
             writeln!(out, "annotated: {}", path.display())?;

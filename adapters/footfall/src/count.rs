@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use frame_source::YtDlpResolver;
+use frame_source::{StopHandle, YtDlpResolver};
 
 use crate::model_args::{ModelArgs, ThresholdArgs};
 use footfall_job::detector::DetectorCounter;
@@ -26,12 +26,41 @@ pub fn run(args: CountArgs) -> anyhow::Result<u8> {
     let counter = DetectorCounter::new(detector);
     let mut count = args.count;
     count.batch = args.model.batch.max(1);
+    let stop = StopHandle::new();
+    stop_on_ctrl_c(stop.clone());
     let stdout = std::io::stdout();
-    let outcome = footfall::cli::run_count(
+    let outcome = footfall::cli::run_count_until(
         &count,
         &counter,
         &YtDlpResolver::default(),
+        stop,
         &mut stdout.lock(),
     )?;
     Ok(outcome.exit_code())
+}
+
+/// The first Ctrl-C (or SIGTERM) ends the count at the next frame, and the report of what was
+/// sampled is printed; a second one exits at once.
+fn stop_on_ctrl_c(stop: StopHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let (trigger, shutdown) = local_runner::shutdown::channel();
+                tokio::spawn(local_runner::shutdown::request_on_signals(trigger));
+                shutdown.requested().await;
+                stop.stop();
+                // The second signal is handled (exit 130) by the task above.
+                std::future::pending::<()>().await;
+            });
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "Ctrl-C handling unavailable: Ctrl-C ends the count without a report");
+    }
 }

@@ -202,10 +202,10 @@ async fn overlapping_once_launches_share_one_run_one_row_and_one_email() {
         "5s".to_string(),
     ];
     // Two cron launches 1.1 s apart, overlapping.
-    let first = tokio::spawn(run_schedule_once(argv.clone()));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let second = tokio::spawn(run_schedule_once(argv));
-    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    let (first, second) = tokio::join!(run_schedule_once(argv.clone()), async {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        run_schedule_once(argv).await
+    });
     let run_of = |out: &str| {
         out.split_whitespace()
             .next()

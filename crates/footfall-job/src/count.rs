@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use footfall_domain::{CountSummary, StreamHealth};
-use frame_source::{FrameStream, JobOptions, JobReport, SourceSpec, UrlResolver};
+use frame_source::{FrameStream, JobOptions, JobReport, SourceSpec, StopHandle, UrlResolver};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -70,7 +70,7 @@ impl CountReport {
     }
 
     /// The `footfall count --json` document:
-    /// `{"source","health","samples":[{"t","people"}],"max","median","p90","frames","annotated","error"}`.
+    /// `{"source","health","samples":[{"t","people"}],"max","median","p90","frames","annotated","error","stopped"}`.
     pub fn to_json(&self, annotated: Option<&std::path::Path>) -> serde_json::Value {
         serde_json::json!({
             "source": self.source,
@@ -87,6 +87,7 @@ impl CountReport {
             "frames": self.frames(),
             "annotated": annotated.map(|p| p.display().to_string()),
             "error": self.stream.error.as_ref().map(|e| e.to_string()),
+            "stopped": self.stream.stopped,
         })
     }
 }
@@ -111,9 +112,21 @@ pub fn count_stream(
     counter: &dyn PeopleCounter,
     on_batch: &mut dyn FnMut(&[Sample]),
 ) -> Result<CountReport, CountError> {
+    count_stream_until(spec, options, counter, StopHandle::new(), on_batch)
+}
+
+/// [`count_stream`] that ends early, with the samples counted so far, once `stop` is stopped
+/// (Ctrl-C in `footfall count`); the report's `stream.stopped` says so.
+pub fn count_stream_until(
+    spec: SourceSpec,
+    options: JobOptions,
+    counter: &dyn PeopleCounter,
+    stop: StopHandle,
+    on_batch: &mut dyn FnMut(&[Sample]),
+) -> Result<CountReport, CountError> {
     // Reports are shown and stored: no credentials.
     let source = footfall_domain::redact_url(&spec.original).into_owned();
-    let mut stream = FrameStream::open(spec, options)?;
+    let mut stream = FrameStream::open_with_stop(spec, options, stop)?;
     let mut samples = Vec::new();
     let mut busiest: Option<BusiestFrame> = None;
     let mut count_time = Duration::ZERO;

@@ -11,7 +11,9 @@ pub mod counter;
 pub mod detector;
 pub mod pipeline;
 
-pub use count::{BusiestFrame, CountError, CountReport, Sample, count_stream, count_url};
+pub use count::{
+    BusiestFrame, CountError, CountReport, Sample, count_stream, count_stream_until, count_url,
+};
 pub use counter::{CounterError, PeopleCounter};
 pub use pipeline::{
     AlertOutcome, Counting, FailedAttempt, JobOutcome, JobPolicy, JobRequest, JobSinks, Step,
