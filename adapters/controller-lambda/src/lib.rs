@@ -287,6 +287,14 @@ pub async fn run<U: UserSource>(
     lambda_request_id: &str,
 ) -> Result<RunReport, ControllerError> {
     let source = event.source();
+    // A scheduled event's `time` is its tick: results and cooldowns go by it, not by when a
+    // task happened to finish.
+    let scheduled_at = match &event {
+        ControllerEvent::Scheduled { time, .. } => chrono::DateTime::parse_from_rfc3339(time)
+            .ok()
+            .map(|t| payloads::format_date_time(t.with_timezone(&chrono::Utc))),
+        _ => None,
+    };
     let (run_id, users) = match event {
         ControllerEvent::ApiGateway { user, request_id } => (
             request_id.unwrap_or_else(|| lambda_request_id.to_string()),
@@ -340,7 +348,8 @@ pub async fn run<U: UserSource>(
             });
             continue;
         }
-        let payload = TaskPayload::new(source, &run_id, &user);
+        let mut payload = TaskPayload::new(source, &run_id, &user);
+        payload.scheduled_at = scheduled_at.clone();
         let sem = sem.clone();
         jobs.push(async move {
             let _permit = sem.acquire().await;

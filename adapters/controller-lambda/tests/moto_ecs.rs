@@ -260,6 +260,12 @@ async fn scheduled_event_reads_users_and_reports_partial_failure() {
         t.iter()
             .all(|x| x.3.run_id == "sched-0001" && x.1 == "footfall-scheduled")
     );
+    // Each task stores its result under the event's tick, so the alert cooldown compares ticks.
+    assert!(
+        t.iter()
+            .all(|x| x.3.scheduled_at.as_deref() == Some("2024-01-01T12:00:00Z")),
+        "{t:?}"
+    );
 
     // A retry of the invocation starts nothing twice.
     let _ = handle(&ctl, ev, "lambda-req-retry").await.unwrap_err();

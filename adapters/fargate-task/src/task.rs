@@ -134,7 +134,8 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
         // The user's own threshold (the `config` table's column) wins over the task's default.
         threshold: p.threshold.unwrap_or(cfg.default_threshold),
         monitored: p.monitoring_status,
-        taken_at: chrono::Utc::now(),
+        // The schedule's tick when the run has one, so the cooldown compares ticks.
+        taken_at: p.scheduled_at().unwrap_or_else(chrono::Utc::now),
     };
     let csv = S3CsvLog::new(
         d.s3.clone(),

@@ -247,11 +247,16 @@ fn claim_cooldown(
             });
         }
         if let Ok(last) = DateTime::parse_from_rfc3339(&state.date_time) {
+            // The result's own time (the schedule's tick), not when this Lambda runs: two
+            // consecutive hourly ticks are an hour apart however long their jobs took.
+            let taken_at = DateTime::parse_from_rfc3339(&p.date_time)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or(now);
             let decision = decide(AlertInput {
                 people: Some(p.result.people_count),
                 threshold,
                 monitored: p.config.monitoring_status,
-                taken_at: now,
+                taken_at,
                 last_alert: Some(last.with_timezone(&Utc)),
                 cooldown: chrono::Duration::from_std(cooldown).unwrap_or(chrono::Duration::MAX),
             });
@@ -484,5 +489,51 @@ mod tests {
         assert!(e.to_string().contains(ALLOW_PRIVATE_STREAMS), "{e}");
         let e = NotifyConfig::from_config(&Env::from_pairs(&[])).unwrap_err();
         assert!(e.to_string().contains("ALERT_BUCKET"), "{e}");
+    }
+
+    #[test]
+    fn the_cooldown_compares_result_times_not_the_lambdas_clock() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        let payload = |date_time: &str| NotificationPayload {
+            run_id: None,
+            user_id: "alice".into(),
+            date_time: date_time.into(),
+            config: payloads::NotificationConfig {
+                monitoring_status: true,
+                streaming_url: "https://cdn.example.com/live.m3u8".into(),
+                email: "alice@example.com".into(),
+                threshold: Some(5),
+            },
+            result: payloads::CountResult { people_count: 9 },
+            processed_detection_image: String::new(),
+        };
+        let last = serde_json::to_vec(&CooldownState {
+            date_time: "2026-11-30T10:00:00Z".into(),
+            published: true,
+        })
+        .unwrap();
+        let hour = Duration::from_secs(3600);
+        // The 11:00 tick's alert, even if this Lambda runs 59 min 59 s after the last one.
+        let next_tick = claim_cooldown(
+            Some(&last),
+            &payload("2026-11-30T11:00:00Z"),
+            at("2026-11-30T10:59:59Z"),
+            5,
+            hour,
+        );
+        assert!(
+            matches!(next_tick, Cas::Write(_, Claim::Mine)),
+            "{next_tick:?}"
+        );
+        // A result taken 59 min 59 s after the last alert's is inside the window, whenever
+        // this Lambda runs.
+        let inside = claim_cooldown(
+            Some(&last),
+            &payload("2026-11-30T10:59:59Z"),
+            at("2026-11-30T11:30:00Z"),
+            5,
+            hour,
+        );
+        assert!(matches!(inside, Cas::Stop(Claim::Skip(_))), "{inside:?}");
     }
 }

@@ -336,6 +336,12 @@ pub struct TaskPayload {
     /// The user's alert threshold; `None`: the task's `ALERT_THRESHOLD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u32>,
+    /// The schedule's tick this run belongs to (`DATE-TIME` form), from the scheduled event's
+    /// `time`: the result is stored under it and the alert cooldown compares it, so jobs of
+    /// consecutive hourly ticks are an hour apart whatever their durations. `None` (ad-hoc
+    /// runs): the task's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
 }
 
 fn default_true() -> bool {
@@ -352,7 +358,16 @@ impl TaskPayload {
             email: user.email.clone(),
             monitoring_status: user.monitoring_status,
             threshold: user.threshold,
+            scheduled_at: None,
         }
+    }
+
+    /// The tick time, if the run has one.
+    pub fn scheduled_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.scheduled_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
     }
 
     /// Parse and validate the task's payload (the task trusts nothing it is given).
@@ -372,6 +387,9 @@ impl TaskPayload {
         validate::user_id("user_id", &p.user_id)?;
         validate::stream_url("streaming_URL", &p.streaming_url, policy)?;
         validate::email("email", &p.email)?;
+        if let Some(at) = &p.scheduled_at {
+            validate_date_time("scheduled_at", at)?;
+        }
         if p.threshold.is_some_and(|t| t > MAX_PEOPLE) {
             return Err(PayloadError::invalid(
                 "threshold",
