@@ -224,3 +224,55 @@ async fn overlapping_once_launches_share_one_run_one_row_and_one_email() {
     assert!(first.0 == 0 || second.0 == 0, "{first:?} {second:?}");
     std::fs::remove_dir_all(&root).ok();
 }
+
+#[test]
+fn a_stopped_count_prints_what_it_sampled_as_valid_json() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let live = LoopbackServer::serve_live_hls(&shared.join("video/hls")).unwrap();
+    let parsed = Count::try_parse_from([
+        "count",
+        &live.url("live.m3u8"),
+        "--every",
+        "1s",
+        "--max-duration",
+        "60s",
+        "--json",
+    ])
+    .unwrap();
+    let stop = frame_source::StopHandle::new();
+    // What Ctrl-C does in the binary: stop once a few samples are in.
+    let stopper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(4));
+            stop.stop();
+        })
+    };
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let outcome = footfall::cli::run_count_until(
+        &parsed.args,
+        &SecondsCounter(Default::default()),
+        &YtDlpResolver::default(),
+        stop,
+        &mut out,
+    )
+    .unwrap();
+    stopper.join().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(outcome.exit_code(), 130);
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("one JSON document");
+    assert_eq!(json["stopped"], true);
+    let samples = json["samples"].as_array().unwrap();
+    assert!(!samples.is_empty(), "{json}");
+    assert_eq!(json["frames"].as_u64(), Some(samples.len() as u64));
+    // Sample times to the millisecond.
+    for sample in samples {
+        let t = sample["t"].as_f64().unwrap();
+        assert_eq!((t * 1000.0).round() / 1000.0, t);
+    }
+}
