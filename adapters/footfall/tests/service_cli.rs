@@ -114,7 +114,7 @@ async fn kill_9_mid_tick_keeps_finished_results_and_the_restart_completes_the_ti
     }
     let launch = |sampling: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_footfall"))
-            .args(["run-schedule", "--cron", "cron(0 * * * ? *)", "--once"])
+            .args(["run-schedule", "--cron", "rate(1 day)", "--once"])
             .args(sampling)
             .arg("--data-dir")
             .arg(&root)
@@ -147,7 +147,7 @@ async fn kill_9_mid_tick_keeps_finished_results_and_the_restart_completes_the_ti
     assert_eq!(csv("b-file").lines().count(), 2);
     assert!(store.results_for("a-live").await.unwrap().is_empty());
 
-    // cron's next launch within the hour: the same tick, finished; nothing twice.
+    // cron's next launch within the period: the same tick, finished; nothing twice.
     let second = launch(&["--frames", "2", "--window", "4s"])
         .wait_with_output()
         .unwrap();
