@@ -318,6 +318,7 @@ WIRING = {
         "NOTIFY_FUNCTION_NAME": "!Ref NotifyFunction",
         "ERROR_TOPIC_ARN": "!Ref ErrorTopic",
         "ALERT_THRESHOLD": "!Ref AlertThreshold",
+        "WATCH_SECONDS": "!Ref ScheduledWatchSeconds",
         "DATABASE_URL": "secret !Sub ${DatabaseSecretArn}:url::",
     },
     "AdhocTaskDefinition": {
@@ -325,6 +326,7 @@ WIRING = {
         "NOTIFY_FUNCTION_NAME": "!Ref NotifyFunction",
         "ERROR_TOPIC_ARN": "!Ref ErrorTopic",
         "ALERT_THRESHOLD": "!Ref AlertThreshold",
+        "WATCH_SECONDS": "!Ref AdhocWatchSeconds",
     },
 }
 # Required variables the template does not set, and who sets them.

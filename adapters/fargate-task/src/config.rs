@@ -38,6 +38,12 @@ pub struct TaskConfig {
     pub csv_append_attempts: u32,
     /// `FOOTFALL_SAMPLE_EVERY_SECS` (default 1): one sampled frame per this many seconds.
     pub sample_every: Duration,
+    /// `WATCH_SECONDS` (default 60): the longest one counting attempt watches the stream,
+    /// reconnects included (each task definition sets its group's window).
+    pub watch: Duration,
+    /// `COUNT_ATTEMPTS` (default 2): counting attempts while no frame could be counted. With
+    /// `watch`, this bounds how long a bad stream holds a task (about attempts x watch).
+    pub count_attempts: u32,
     /// Stream URL policy; `FOOTFALL_ALLOW_PRIVATE_STREAMS=true` allows loopback/private hosts.
     pub policy: ValidationPolicy,
 }
@@ -79,6 +85,8 @@ impl TaskConfig {
             },
             csv_append_attempts: env.num("CSV_APPEND_ATTEMPTS", 30)?.clamp(1, 200) as u32,
             sample_every: Duration::from_secs_f64(every),
+            watch: Duration::from_secs(env.num("WATCH_SECONDS", 60)?.clamp(5, 3600)),
+            count_attempts: env.num("COUNT_ATTEMPTS", 2)?.clamp(1, 10) as u32,
             policy,
         };
         cfg.check()?;

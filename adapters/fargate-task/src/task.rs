@@ -7,6 +7,7 @@ use aws_sinks::notify::LambdaNotifier;
 use footfall_domain::sinks::{Callback, CsvLog, ResultSink};
 use footfall_domain::{RunId, UserId};
 use footfall_job::{Counting, FailedAttempt, JobPolicy, JobRequest, JobSinks, Step, run_job};
+use footfall_runtime::Backoff;
 use frame_source::{JobOptions, SamplingPolicy};
 use payloads::{JobResult, Source};
 use serde::Serialize;
@@ -167,9 +168,17 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
     let policy = JobPolicy {
         frames: JobOptions {
             sampling: SamplingPolicy::Every(cfg.sample_every),
+            limits: frame_source::Limits {
+                max_job_duration: cfg.watch,
+                ..frame_source::Limits::default()
+            },
             ..JobOptions::default()
         },
-        count_backoff: cfg.backoff,
+        // A bad stream holds the task about attempts x watch, not RETRY_ATTEMPTS x 300 s.
+        count_backoff: Backoff {
+            attempts: cfg.count_attempts,
+            ..cfg.backoff
+        },
         sink_backoff: cfg.backoff,
         // The notification Lambda keeps the cooldown (see `DelegatedCooldown`).
         alert_cooldown: chrono::Duration::zero(),

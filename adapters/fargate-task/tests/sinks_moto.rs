@@ -613,7 +613,13 @@ fn config_requires_the_sinks_of_the_source() {
     // Parsed like every other footfall process: `TRUE` works here too (it used to work in the
     // controller only), and a value that is no flag is refused, not read as false.
     env.insert("FOOTFALL_ALLOW_PRIVATE_STREAMS", "TRUE".to_string());
-    from(&env).unwrap();
+    let cfg = from(&env).unwrap();
+    // The watch window: 60 s and 2 counting attempts unless the task definition says otherwise.
+    assert_eq!((cfg.watch.as_secs(), cfg.count_attempts), (60, 2));
+    env.insert("WATCH_SECONDS", "30".to_string());
+    env.insert("COUNT_ATTEMPTS", "3".to_string());
+    let cfg = from(&env).unwrap();
+    assert_eq!((cfg.watch.as_secs(), cfg.count_attempts), (30, 3));
     env.insert("FOOTFALL_ALLOW_PRIVATE_STREAMS", "maybe".to_string());
     assert!(
         from(&env)
