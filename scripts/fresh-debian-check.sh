@@ -116,6 +116,9 @@ adopt)
   cp -a "$ROOT/root/.cargo/registry" "$HOME/.cargo/"
   rm -rf "$target"
   mv "$ROOT$CLONE/target" "$target"
+  # The host's sources may be newer than the clone the root built, yet older than that build's
+  # outputs: cargo would take them as built. Newer times make it rebuild what changed.
+  git -C "$REPO" ls-files -z | (cd "$REPO" && xargs -0 touch)
   echo "the root's build is now $target"
   ;;
 umount)
