@@ -53,13 +53,18 @@ fn json_error(output: &Output) -> (i32, String, String) {
 
 #[test]
 fn json_mode_answers_every_fatal_error_with_json_on_stdout() {
-    let missing = "/nonexistent/clip.mp4";
     let weights = weights();
     let cases: [(&[&str], &str, &str); 5] = [
         (
-            &["count", missing, "--json", "--weights", &weights],
+            &[
+                "count",
+                "ftp://cam/clip.mp4",
+                "--json",
+                "--weights",
+                &weights,
+            ],
             "source",
-            "file not found: /nonexistent/clip.mp4",
+            "unsupported URL scheme `ftp`",
         ),
         (
             &[
@@ -108,18 +113,30 @@ fn json_mode_answers_every_fatal_error_with_json_on_stdout() {
         assert_eq!((code, got_kind.as_str()), (2, kind), "{args:?}: {message}");
         assert!(message.contains(says), "{args:?}: {message}");
     }
+    // A source that cannot be opened is not fatal: the report says so (exit 3), still JSON.
+    let output = footfall(&[
+        "count",
+        "/nonexistent/clip.mp4",
+        "--json",
+        "--weights",
+        &weights,
+    ]);
+    assert_eq!(output.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["health"], "unavailable");
+    assert_eq!(report["error"], "file not found: /nonexistent/clip.mp4");
 }
 
 #[test]
 fn human_mode_says_error_once_on_stderr_and_json_logs_stay_json() {
-    let output = footfall(&["count", "/nonexistent/clip.mp4", "--weights", &weights()]);
+    let output = footfall(&["count", "ftp://cam/clip.mp4", "--weights", &weights()]);
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
     let errors: Vec<&str> = stderr.lines().filter(|l| l.contains("clip.mp4")).collect();
-    assert_eq!(
-        errors,
-        ["error: source: file not found: /nonexistent/clip.mp4"],
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with("error: unsupported URL scheme `ftp`"),
         "{stderr}"
     );
     // Not a terminal: no colour codes.
@@ -129,7 +146,7 @@ fn human_mode_says_error_once_on_stderr_and_json_logs_stay_json() {
         "--log-format",
         "json",
         "count",
-        "/nonexistent/clip.mp4",
+        "ftp://cam/clip.mp4",
         "--weights",
         &weights(),
     ]);
