@@ -476,8 +476,33 @@ async fn a_run_killed_between_its_csv_line_and_its_alert_alerts_once_when_run_ag
     std::fs::remove_dir_all(&root).ok();
 }
 
+/// Every log line of this test binary, at debug level.
+#[derive(Clone, Default)]
+struct LogLines(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.extend_from_slice(bytes);
+        }
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stream_credentials_reach_no_sink() {
+    let logs = LogLines::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The only test here that installs one; the jobs' threads log through it.
+    tracing::subscriber::set_global_default(subscriber).unwrap();
     let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
     let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
     let root = std::env::temp_dir().join(format!("scheduler-secrets-{}", std::process::id()));
@@ -525,7 +550,17 @@ async fn stream_credentials_reach_no_sink() {
     let csv = std::fs::read_to_string(config.results_dir().join("alice.csv")).unwrap();
     let messages = sink.wait_for(1);
     assert_eq!(messages.len(), 1);
-    for (sink_name, text) in [("csv", &csv), ("email", &messages[0]), ("db", &row.source)] {
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    assert!(
+        logged.contains("job started"),
+        "the logs were captured: {logged}"
+    );
+    for (sink_name, text) in [
+        ("csv", &csv),
+        ("email", &messages[0]),
+        ("db", &row.source),
+        ("logs", &logged),
+    ] {
         assert!(
             !text.contains("s3cret") && !text.contains("tok3n"),
             "{sink_name}: {text}"
