@@ -6,6 +6,7 @@
 #   scripts/fresh-debian-check.sh prepare   # debootstrap, Rust, mounts, clone of this branch
 #   scripts/fresh-debian-check.sh setup     # time scripts/setup.sh inside (apt + venv)
 #   scripts/fresh-debian-check.sh commands  # time the README's two commands inside (cold build!)
+#   scripts/fresh-debian-check.sh second    # time the test command alone on the build left
 #   scripts/fresh-debian-check.sh shell     # a shell inside
 #   scripts/fresh-debian-check.sh adopt     # move the build and crate cache it made to the host
 #   scripts/fresh-debian-check.sh umount    # undo the mounts (before deleting the root)
@@ -103,6 +104,16 @@ commands)
     echo \"== 2 exit \$?\"
     du -sh target" 2>&1 | tee "$LOG"
   ;;
+second)
+  # The README's test command alone, timed, on the build `commands` left (e.g. to measure it
+  # again after an interrupted run).
+  mount_all
+  inside bash -c "set -o pipefail; cd $CLONE
+    echo '== 2: scripts/test.sh'
+    time nice -n $NICE scripts/test.sh
+    echo \"== 2 exit \$?\"
+    du -sh target" 2>&1 | tee "$LOG"
+  ;;
 shell)
   mount_all
   inside bash -l
@@ -128,7 +139,7 @@ umount)
   echo "unmounted; the root can now be deleted with: rm -rf $ROOT"
   ;;
 *)
-  sed -n '2,22p' "$0"
+  sed -n '2,23p' "$0"
   exit 2
   ;;
 esac
