@@ -130,6 +130,12 @@ impl AlertSender {
     /// alert already claimed still gets its whole send deadline). An alert that fails is not
     /// tried again in the same round, however short its backoff.
     pub async fn send_due(&self, budget: Duration) -> SendReport {
+        self.send_due_until(budget, &Shutdown::never()).await
+    }
+
+    /// [`AlertSender::send_due`] that claims no further alert once `shutdown` is requested (the
+    /// one being sent finishes, within the mailer's deadline, so it is never left half-done).
+    pub async fn send_due_until(&self, budget: Duration, shutdown: &Shutdown) -> SendReport {
         let started = tokio::time::Instant::now();
         let due_at = Utc::now();
         let mut report = SendReport::default();
@@ -153,7 +159,7 @@ impl AlertSender {
                 return report;
             }
         }
-        while started.elapsed() < budget {
+        while started.elapsed() < budget && !shutdown.is_requested() {
             let alert = match self.store.claim_due_alert(due_at).await {
                 Ok(Some(alert)) => alert,
                 Ok(None) => break,
@@ -233,7 +239,8 @@ impl AlertSender {
             if shutdown.is_requested() {
                 return;
             }
-            self.send_due(Duration::from_secs(300)).await;
+            self.send_due_until(Duration::from_secs(300), &shutdown)
+                .await;
             tokio::select! {
                 () = shutdown.requested() => return,
                 () = wake.notified() => {}
