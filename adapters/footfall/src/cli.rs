@@ -398,7 +398,13 @@ pub async fn run_schedule(
                 store: store.clone(),
                 mailer: mailer.clone(),
                 data_dir: args.store.data_dir.clone(),
-                policy: OutboxPolicy::default(),
+                policy: OutboxPolicy {
+                    // A send of another live process must never look interrupted.
+                    interrupted_after: OutboxPolicy::default()
+                        .interrupted_after
+                        .max(args.smtp_timeout.saturating_mul(2)),
+                    ..OutboxPolicy::default()
+                },
             })),
         ),
         None => (
