@@ -141,8 +141,26 @@ impl JobOutcome {
     }
 }
 
-fn sink_retryable(error: &SinkError) -> bool {
-    error.retryable
+/// One sink call, retried per [`JobPolicy::sink_backoff`] while retryable, each failed attempt
+/// reported.
+async fn sink_call<T, F, Fut>(
+    sinks: &JobSinks<'_>,
+    policy: &JobPolicy,
+    what: &'static str,
+    call: F,
+) -> Result<T, SinkError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<T, SinkError>>,
+{
+    retry(
+        &policy.sink_backoff,
+        what,
+        |error: &SinkError| error.retryable,
+        |f| report(sinks, f),
+        call,
+    )
+    .await
 }
 
 /// Logs a failed attempt and shows it to the runtime's observer.
@@ -210,13 +228,9 @@ pub async fn run_job(
     outcome.push("job", job_step);
 
     if let (Some(pictures), Some(jpeg)) = (sinks.pictures, &jpeg) {
-        let saved = retry(
-            &policy.sink_backoff,
-            "picture",
-            sink_retryable,
-            |f| report(&sinks, f),
-            |_| pictures.save(&request.user_id, &request.run_id, jpeg),
-        )
+        let saved = sink_call(&sinks, policy, "picture", |_| {
+            pictures.save(&request.user_id, &request.run_id, jpeg)
+        })
         .await;
         match saved {
             Ok(image_ref) => {
@@ -229,14 +243,7 @@ pub async fn run_job(
 
     let record = outcome.record.clone();
     if let Some(results) = sinks.results {
-        let stored = retry(
-            &policy.sink_backoff,
-            "db",
-            sink_retryable,
-            |f| report(&sinks, f),
-            |_| results.store(&record),
-        )
-        .await;
+        let stored = sink_call(&sinks, policy, "db", |_| results.store(&record)).await;
         let step = match &stored {
             Ok(Stored::Inserted) => Step::Done,
             Ok(Stored::AlreadyStored) => Step::AlreadyDone,
@@ -251,15 +258,7 @@ pub async fn run_job(
     // cooldown, which holds the stored result's time), so what the killed run did not finish
     // is finished, and nothing is done twice.
     if let Some(csv) = sinks.csv {
-        let step = match retry(
-            &policy.sink_backoff,
-            "csv",
-            sink_retryable,
-            |f| report(&sinks, f),
-            |_| csv.append(&record),
-        )
-        .await
-        {
+        let step = match sink_call(&sinks, policy, "csv", |_| csv.append(&record)).await {
             Ok(Appended::Written) => Step::Done,
             Ok(Appended::AlreadyPresent) => Step::AlreadyDone,
             Err(e) => Step::Failed(e.to_string()),
@@ -271,15 +270,7 @@ pub async fn run_job(
         let step = if record.people_count.is_none() {
             Step::Skipped("no frame was counted".into())
         } else {
-            match retry(
-                &policy.sink_backoff,
-                "callback",
-                sink_retryable,
-                |f| report(&sinks, f),
-                |_| callback.deliver(&record),
-            )
-            .await
-            {
+            match sink_call(&sinks, policy, "callback", |_| callback.deliver(&record)).await {
                 Ok(()) => Step::Done,
                 Err(e) => Step::Failed(e.to_string()),
             }
@@ -418,13 +409,9 @@ async fn alert(
     };
     // Only a result that would alert needs the cooldown store.
     if footfall_domain::decide(input) == AlertDecision::Send {
-        match retry(
-            &policy.sink_backoff,
-            "cooldown",
-            sink_retryable,
-            |f| report(&sinks, f),
-            |_| sinks.cooldown.last_alert(&request.user_id),
-        )
+        match sink_call(&sinks, policy, "cooldown", |_| {
+            sinks.cooldown.last_alert(&request.user_id)
+        })
         .await
         {
             Ok(last) => input.last_alert = last,
@@ -452,29 +439,16 @@ async fn alert(
         monitored: request.monitored,
         jpeg,
     };
-    let delivered = retry(
-        &policy.sink_backoff,
-        "notify",
-        sink_retryable,
-        |f| report(&sinks, f),
-        |_| sinks.notifier.notify(alert),
-    )
-    .await;
+    let delivered = sink_call(&sinks, policy, "notify", |_| sinks.notifier.notify(alert)).await;
     match delivered {
         Ok(delivery) => {
             // The cooldown starts only when an alert went out, so a failed delivery is tried
             // again on the next run.
-            if let Err(error) = retry(
-                &policy.sink_backoff,
-                "cooldown",
-                sink_retryable,
-                |f| report(&sinks, f),
-                |_| {
-                    sinks
-                        .cooldown
-                        .record_alert(&request.user_id, record.taken_at)
-                },
-            )
+            if let Err(error) = sink_call(&sinks, policy, "cooldown", |_| {
+                sinks
+                    .cooldown
+                    .record_alert(&request.user_id, record.taken_at)
+            })
             .await
             {
                 tracing::error!(user_id = %request.user_id, %error, "alert sent but its time not recorded: the next run may alert again");
