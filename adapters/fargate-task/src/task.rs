@@ -261,15 +261,7 @@ async fn finish(d: &TaskDeps, report: &mut TaskReport, started: std::time::Insta
         "error_notification",
         |e: &footfall_domain::sinks::SinkError| e.retryable,
         |f| {
-            let failed = FailedAttempt {
-                step: f.what.to_string(),
-                attempt: f.attempt,
-                of: f.of,
-                retryable: f.retryable,
-                last: f.last,
-                error: f.error.to_string(),
-            };
-            attempt_failed(&d.log, &failed);
+            attempt_failed(&d.log, &FailedAttempt::from(&f));
             footfall_runtime::retry::log_failure(f)
         },
         |_| aws_sinks::errors::publish(&d.sns, topic, &subject, &message),

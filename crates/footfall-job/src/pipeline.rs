@@ -68,6 +68,19 @@ pub struct FailedAttempt {
     pub error: String,
 }
 
+impl<E: std::fmt::Display> From<&Failure<'_, E>> for FailedAttempt {
+    fn from(failure: &Failure<'_, E>) -> Self {
+        Self {
+            step: failure.what.to_string(),
+            attempt: failure.attempt,
+            of: failure.of,
+            retryable: failure.retryable,
+            last: failure.last,
+            error: failure.error.to_string(),
+        }
+    }
+}
+
 /// How the job runs.
 #[derive(Debug, Clone, Copy)]
 pub struct JobPolicy {
@@ -166,14 +179,7 @@ where
 /// Logs a failed attempt and shows it to the runtime's observer.
 fn report<E: std::fmt::Display>(sinks: &JobSinks<'_>, failure: Failure<'_, E>) {
     if let Some(observer) = sinks.on_failure {
-        observer(&FailedAttempt {
-            step: failure.what.to_string(),
-            attempt: failure.attempt,
-            of: failure.of,
-            retryable: failure.retryable,
-            last: failure.last,
-            error: failure.error.to_string(),
-        });
+        observer(&FailedAttempt::from(&failure));
     }
     log_failure(failure)
 }
