@@ -66,6 +66,8 @@ prepare)
     nice -n "$NICE" debootstrap --variant=minbase --include=ca-certificates,git,curl,procps \
       bookworm "$ROOT" http://deb.debian.org/debian
   fi
+  # An installed Debian has /etc/hosts; debootstrap's minbase root has none.
+  [ -s "$ROOT/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$ROOT/etc/hosts"
   # Rust: the host's rustup home and cargo bin (proxies), nothing of its crate cache.
   rustup_home="$(rustup show home)"
   cargo_bin="$(dirname "$(command -v cargo)")"

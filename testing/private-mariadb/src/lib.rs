@@ -53,7 +53,10 @@ impl PrivateMariaDb {
         command
             .arg("--no-defaults")
             .arg(format!("--datadir={}", dir.join("data").display()))
-            .args(["--auth-root-authentication-method=normal", "--skip-test-db"]);
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            // Grants by address, and no host name check: a machine whose names do not resolve
+            // (no /etc/hosts, as in a debootstrap root) otherwise makes the tool refuse.
+            .args(["--skip-name-resolve", "--force"]);
         // As root the server must be told to run as root (CI containers); otherwise it runs as
         // the current user anyway.
         if is_root() {
@@ -63,8 +66,10 @@ impl PrivateMariaDb {
             .output()
             .map_err(|e| format!("{}: {e}", install.display()))?;
         if !output.status.success() {
+            // The tool explains itself on stdout as often as on stderr.
             return Err(format!(
-                "mariadb-install-db failed: {}",
+                "mariadb-install-db failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
                 String::from_utf8_lossy(&output.stderr)
             ));
         }
