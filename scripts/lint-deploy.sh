@@ -13,7 +13,7 @@ echo "cfn-lint: deploy/template.yaml OK"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed 's/TopicArn: !Ref AlertTopic/TopicArn: !Ref AlertTopicTypo/' deploy/template.yaml > "$tmp/broken.yaml"
+sed 's/TopicArn: !Ref ErrorTopic/TopicArn: !Ref ErrorTopicTypo/' deploy/template.yaml > "$tmp/broken.yaml"
 if cfn-lint "$tmp/broken.yaml" >/dev/null 2>&1; then
   echo "cfn-lint accepted a template with a dangling reference" >&2
   exit 1

@@ -160,6 +160,12 @@ EXPECTED_ACTIONS = {
         "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/alerts/*"},
         "s3:ListBucket": {"!GetAtt ResultsBucket.Arn"},
         "sns:Publish": {"!Ref AlertTopic", "!Ref ErrorTopic"},
+        # Each user's address subscribed with a filter on its user_id (notify-lambda's
+        # subscription module); subscription ARNs are the topic's ARN plus an id.
+        "sns:ListSubscriptionsByTopic": {"!Ref AlertTopic"},
+        "sns:Subscribe": {"!Ref AlertTopic"},
+        "sns:GetSubscriptionAttributes": {"!Sub ${AlertTopic}:*"},
+        "sns:SetSubscriptionAttributes": {"!Sub ${AlertTopic}:*"},
         "kms:Decrypt": {"!GetAtt ErrorTopicKey.Arn"},
         "kms:GenerateDataKey*": {"!GetAtt ErrorTopicKey.Arn"},
     },

@@ -6,8 +6,12 @@
 //! `Monitoring_status`, decode and check the JPEG (magic, end marker, dimensions), claim the
 //! per-user cooldown (a small state object `alerts/{user_id}/cooldown.json` written with
 //! `If-None-Match`/`If-Match`, so concurrent invocations cannot both alert), store
-//! `alerts/{user_id}/{DATE-TIME}.jpg`, publish to SNS with a presigned link, and mark the alert
-//! published. A retry of the same alert (same `DATE-TIME`) resumes instead of being throttled.
+//! `alerts/{user_id}/{DATE-TIME}.jpg`, make sure the user's email is subscribed with a filter on
+//! its `user_id` ([`subscription`]), publish to SNS with a presigned link and the `user_id`
+//! attribute, and mark the alert published. A retry of the same alert (same `DATE-TIME`) resumes
+//! instead of being throttled.
+
+pub mod subscription;
 
 use std::time::Duration;
 
@@ -382,6 +386,17 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
             .map_err(|e| s3_err("presign GetObject", &key, e))?
             .uri()
             .to_string();
+
+    // The user's own subscription, filtered to their alerts. A failure here is logged: the
+    // alert still goes to the topic, where an existing subscription receives it.
+    match subscription::ensure_subscribed(&n.sns, &cfg.topic_arn, &p.config.email, &p.user_id).await
+    {
+        Ok(subscription::Subscription::Present) => {}
+        Ok(done) => tracing::info!(user_id = %p.user_id, email = %p.config.email, ?done,
+            "alert subscription updated (a new address must confirm it)"),
+        Err(error) => tracing::error!(user_id = %p.user_id, %error,
+            "alert subscription could not be checked"),
+    }
 
     let (subject, message) = email_text(p, threshold, &url, cfg.presign_expiry, (w, h));
     let attr = |v: &str| {

@@ -278,3 +278,149 @@ async fn sns_down_fails_the_invocation_and_the_retry_sends_once() {
     assert_eq!(again["status"], "skipped", "{again}");
     assert_eq!(s.moto.sns_sent(&s.n.config.topic_arn).await.len(), 1);
 }
+
+/// moto picks the service from the credential scope of the (unchecked) signature.
+const SQS_AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+
+/// An SQS queue on moto (query API), as a user's stand-in mailbox: its ARN and URL.
+async fn queue(moto: &Moto, name: &str) -> (String, String) {
+    let http = reqwest::Client::new();
+    let body = http
+        .post(&moto.endpoint)
+        .header("Authorization", SQS_AUTH)
+        .form(&[("Action", "CreateQueue"), ("QueueName", name)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let url = aws_testkit::xml_values(&body, "QueueUrl")
+        .pop()
+        .unwrap_or_else(|| panic!("no queue url: {body}"));
+    let arn = format!(
+        "arn:aws:sqs:{}:{}:{name}",
+        aws_testkit::REGION,
+        aws_testkit::ACCOUNT
+    );
+    (arn, url)
+}
+
+/// The message bodies waiting in a queue.
+async fn received(moto: &Moto, queue_url: &str) -> Vec<String> {
+    let body = reqwest::Client::new()
+        .post(&moto.endpoint)
+        .header("Authorization", SQS_AUTH)
+        .form(&[
+            ("Action", "ReceiveMessage"),
+            ("QueueUrl", queue_url),
+            ("MaxNumberOfMessages", "10"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    aws_testkit::xml_values(&body, "Body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_alert_reaches_its_own_users_subscription_and_no_other() {
+    let s = setup(3).await;
+    let topic = s.n.config.topic_arn.clone();
+    // One queue per user, subscribed with the filter policy the Lambda gives each user's email.
+    let mut inbox = HashMap::new();
+    for user in ["user_a", "user_b"] {
+        let (arn, url) = queue(&s.moto, &unique(user)).await;
+        s.n.sns
+            .subscribe()
+            .topic_arn(&topic)
+            .protocol("sqs")
+            .endpoint(arn)
+            .attributes(
+                "FilterPolicy",
+                notify_lambda::subscription::filter_policy(&[user]),
+            )
+            .attributes("RawMessageDelivery", "true")
+            .send()
+            .await
+            .unwrap();
+        inbox.insert(user, url);
+    }
+    let bus = shared_image("bus.jpg");
+    handle(&s.n, payload("user_a", "2026-11-30T10:00:00Z", 9, &bus))
+        .await
+        .unwrap();
+    let a = received(&s.moto, &inbox["user_a"]).await;
+    let b = received(&s.moto, &inbox["user_b"]).await;
+    assert_eq!((a.len(), b.len()), (1, 0), "a: {a:?}\nb: {b:?}");
+    assert!(a[0].contains("user_a"), "{}", a[0]);
+    handle(&s.n, payload("user_b", "2026-11-30T10:00:00Z", 9, &bus))
+        .await
+        .unwrap();
+    let b = received(&s.moto, &inbox["user_b"]).await;
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(
+        received(&s.moto, &inbox["user_a"]).await.is_empty(),
+        "user_a got user_b's alert"
+    );
+
+    // The Lambda subscribed each user's own address, filtered to that user, once.
+    let subs =
+        s.n.sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&topic)
+            .send()
+            .await
+            .unwrap();
+    let emails: Vec<_> = subs
+        .subscriptions()
+        .iter()
+        .filter(|sub| sub.protocol() == Some("email"))
+        .collect();
+    assert_eq!(emails.len(), 2, "{emails:?}");
+    for sub in emails {
+        let arn = sub.subscription_arn().unwrap();
+        let endpoint = sub.endpoint().unwrap();
+        let user = endpoint.trim_end_matches("@example.com");
+        if !arn.starts_with("arn:") {
+            continue; // pending confirmation: its policy was set at subscribe time
+        }
+        let attributes =
+            s.n.sns
+                .get_subscription_attributes()
+                .subscription_arn(arn)
+                .send()
+                .await
+                .unwrap();
+        let policy = attributes
+            .attributes()
+            .unwrap()
+            .get("FilterPolicy")
+            .unwrap();
+        assert_eq!(
+            notify_lambda::subscription::policy_user_ids(policy),
+            [user],
+            "{endpoint}"
+        );
+    }
+    // Another alert of user_a's (after the cooldown) adds no second subscription.
+    handle(&s.n, payload("user_a", "2026-11-30T12:00:00Z", 9, &bus))
+        .await
+        .unwrap();
+    let subs =
+        s.n.sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&topic)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        subs.subscriptions()
+            .iter()
+            .filter(|sub| sub.protocol() == Some("email"))
+            .count(),
+        2
+    );
+}
