@@ -136,6 +136,10 @@ EXPECTED_ACTIONS = {
         **ERROR_TOPIC_PUBLISH,
     },
     "AdhocTaskRole": {
+        # Ad-hoc results are stored too (an empty CallbackUrl means store only).
+        "s3:GetObject": {"!Sub ${ResultsBucket.Arn}/*.csv"},
+        "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/*.csv"},
+        "s3:ListBucket": {"!GetAtt ResultsBucket.Arn"},
         "lambda:InvokeFunction": {"!GetAtt NotifyFunction.Arn"},
         **ERROR_TOPIC_PUBLISH,
     },
@@ -329,6 +333,8 @@ WIRING = {
     },
     "AdhocTaskDefinition": {
         "CALLBACK_URL": "!Ref CallbackUrl",
+        "RESULTS_BUCKET": "!Ref ResultsBucket",
+        "DATABASE_URL": "secret !Sub ${DatabaseSecretArn}:url::",
         "NOTIFY_FUNCTION_NAME": "!Ref NotifyFunction",
         "ERROR_TOPIC_ARN": "!Ref ErrorTopic",
         "ALERT_THRESHOLD": "!Ref AlertThreshold",
@@ -343,8 +349,10 @@ SET_ELSEWHERE = {
 # of that source must set them.
 REQUIRED_PER_SOURCE = {
     "EVENTBRIDGE": ("ScheduledTaskDefinition", {"RESULTS_BUCKET", "DATABASE_URL"}),
-    "API_GATEWAY": ("AdhocTaskDefinition", {"CALLBACK_URL"}),
 }
+# An ad-hoc run needs CALLBACK_URL or the store; the template gives it the store, so an empty
+# CallbackUrl means "store only" (TaskConfig::check).
+ADHOC_STORE = {"RESULTS_BUCKET", "DATABASE_URL"}
 
 READ_CALL = r"(?:\bstd::env::var(?:_os)?|\b(?:opt|req|num|flag|list|parse_or(?:::<[^>]+>)?))\(\s*(?:\w+::)*"
 
@@ -444,6 +452,12 @@ class EnvironmentWiring(unittest.TestCase):
         self.assertEqual(in_code, {k: v for k, (_, v) in REQUIRED_PER_SOURCE.items()})
         for _, (definition, names) in REQUIRED_PER_SOURCE.items():
             self.assertTrue(names <= set(environment(definition)), definition)
+
+    def test_adhoc_runs_can_store_only(self):
+        self.assertTrue(ADHOC_STORE <= set(environment("AdhocTaskDefinition")))
+        self.assertEqual(T["Parameters"]["CallbackUrl"].get("Default"), "")
+        source = rust_sources("adapters/fargate-task/src")
+        self.assertIn("API_GATEWAY runs need CALLBACK_URL, or RESULTS_BUCKET and DATABASE_URL", source)
 
     def test_controller_and_task_definitions_agree(self):
         env = RESOURCES["ControllerFunction"]["Properties"]["Environment"]["Variables"]

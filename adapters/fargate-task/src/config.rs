@@ -14,11 +14,14 @@ use crate::TaskError;
 pub struct TaskConfig {
     /// The job: [`payloads::TASK_PAYLOAD_ENV`] (`FOOTFALL_PAYLOAD`), validated.
     pub payload: TaskPayload,
-    /// `RESULTS_BUCKET`: bucket of `{user_id}.csv` (EVENTBRIDGE runs).
+    /// `RESULTS_BUCKET`: bucket of `{user_id}.csv` (every run that has it; required for
+    /// EVENTBRIDGE runs).
     pub results_bucket: Option<String>,
-    /// `DATABASE_URL`: the results database (EVENTBRIDGE runs), `mysql://...` or `sqlite:...`.
+    /// `DATABASE_URL`: the results database, `mysql://...` or `sqlite:...` (every run that has
+    /// it; required for EVENTBRIDGE runs).
     pub database_url: Option<String>,
-    /// `CALLBACK_URL`: where API_GATEWAY results are POSTed (the EC2 FastAPI endpoint).
+    /// `CALLBACK_URL`: where API_GATEWAY results are POSTed (the EC2 FastAPI endpoint); unset or
+    /// empty: the ad-hoc run only stores its result.
     pub callback_url: Option<String>,
     /// `CALLBACK_TIMEOUT_SECONDS` (default 10) per attempt.
     pub callback_timeout: Duration,
@@ -105,13 +108,22 @@ impl TaskConfig {
                     return missing("DATABASE_URL is required for EVENTBRIDGE runs");
                 }
             }
+            // An ad-hoc run posts its result to CALLBACK_URL when one is set, and stores it
+            // like a scheduled run when the store is configured; an empty CALLBACK_URL means
+            // "store only". It needs at least one of the two.
             Source::ApiGateway => {
-                let Some(url) = &self.callback_url else {
-                    return missing("CALLBACK_URL is required for API_GATEWAY runs");
-                };
-                match url::Url::parse(url) {
-                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                    _ => return missing("CALLBACK_URL must be an http(s) URL"),
+                let stores = self.results_bucket.is_some() && self.database_url.is_some();
+                match &self.callback_url {
+                    None if !stores => {
+                        return missing(
+                            "API_GATEWAY runs need CALLBACK_URL, or RESULTS_BUCKET and DATABASE_URL to store the result",
+                        );
+                    }
+                    None => {}
+                    Some(url) => match url::Url::parse(url) {
+                        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                        _ => return missing("CALLBACK_URL must be an http(s) URL"),
+                    },
                 }
             }
         }

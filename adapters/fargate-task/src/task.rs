@@ -153,14 +153,18 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
         cfg.notify_function.clone(),
         cfg.max_alert_payload_bytes,
     );
-    let scheduled = p.source == Source::EventBridge;
+    // The sinks follow the configuration: a run stores its result where a store is configured
+    // (always for scheduled runs, `TaskConfig::check`), and an ad-hoc run posts it to its
+    // callback when one is set (none: "store only").
+    let stores = cfg.results_bucket.is_some() && cfg.database_url.is_some();
+    let posts = p.source == Source::ApiGateway && cfg.callback_url.is_some();
     // Every failed attempt is a JSON event carrying the run and user id (CloudWatch).
     let on_failure = |f: &FailedAttempt| attempt_failed(&d.log, f);
     let sinks = JobSinks {
-        results: scheduled.then_some(d.results.as_ref()),
-        csv: scheduled.then_some(&csv as &dyn CsvLog),
+        results: stores.then_some(d.results.as_ref()),
+        csv: stores.then_some(&csv as &dyn CsvLog),
         pictures: None,
-        callback: (!scheduled).then_some(&callback as &dyn Callback),
+        callback: posts.then_some(&callback as &dyn Callback),
         notifier: &notifier,
         cooldown: &DelegatedCooldown,
         on_failure: Some(&on_failure),

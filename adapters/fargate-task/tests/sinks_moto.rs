@@ -569,8 +569,32 @@ async fn api_gateway_run_posts_callback() {
     assert_eq!(b["source"], "API_GATEWAY");
     assert_eq!(b["streaming_URL"], w.stream_url());
     assert!(b["DATE-TIME"].as_str().unwrap().ends_with('Z'));
-    // Nothing of the EventBridge path ran.
-    assert!(report.step("db").is_none() && report.step("csv").is_none());
+    // With a store configured the ad-hoc result is stored too, like a scheduled one.
+    assert_eq!(report.step("db"), Some(&Step::Done));
+    assert_eq!(report.step("csv"), Some(&Step::Done));
+}
+
+/// An empty CALLBACK_URL means "store only": the API already answered 202, so the task must
+/// not fail its configuration (it used to exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_gateway_run_without_a_callback_stores_only() {
+    let w = world().await;
+    let deps = deps_for(
+        &w,
+        config(
+            &w,
+            Source::ApiGateway,
+            &[("CALLBACK_URL", "  ".to_string())],
+        ),
+        counting(5, 0),
+        JsonLog::capture("run-77", "user_1"),
+    );
+    let report = run_task(&deps).await;
+    assert_eq!(report.exit_code(), 0, "{report:?}");
+    assert_eq!(report.step("callback"), None);
+    assert_eq!(report.step("db"), Some(&Step::Done));
+    let rows = self::rows(&w).await;
+    assert_eq!((rows.len(), rows[0].people_count), (1, Some(5)));
 }
 
 #[test]
