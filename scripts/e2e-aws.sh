@@ -10,8 +10,9 @@
 #   back with DescribeTasks) -> footfall-task run once per payload -> MySQL rows, CSV lines in
 #   S3, and (threshold 1) the notification Lambda: JPEG in S3 + message in SNS.
 #
-# Last line: `e2e tasks=N rows=N csv_lines=N notifications=N` (counts observed in ECS, MySQL, S3
-# and SNS). Exit status 0 only when tasks=2 rows=2 csv_lines=2 notifications>=1.
+# Last line: `e2e tasks=N rows=N csv_lines=N notifications=N alert_routing=ok` (counts observed in
+# ECS, MySQL, S3 and SNS; alert_routing: each user's address subscribed, filtered to that user
+# only). Exit status 0 only when tasks=2 rows=2 csv_lines=2 notifications>=1 alert_routing=ok.
 #
 # Needs: moto_server, aws CLI, cargo-lambda + ziglang (all in the venv made by scripts/setup.sh,
 # see scripts/env.sh), MariaDB at 127.0.0.1:3306 (root, no password; started if down), ../shared.
@@ -185,9 +186,42 @@ d = json.load(sys.stdin)
 print(sum(len(t["sent_notifications"]) for t in d.get("sns", {}).get("Topic", []) if t["arn"] == sys.argv[1]))' "$error_topic")
 log "alert JPEGs in S3: $jpegs, error notifications: $errors, failed tasks: $task_failures"
 
+# Alert routing: the notification Lambda subscribed each user's own address to the alert topic,
+# filtered to that user's id, and nothing else is subscribed (no address receives another user's
+# alerts). Every alert is published with its user_id attribute, so the filter decides.
+aws_m sns list-subscriptions-by-topic --topic-arn "$alert_topic" --output json >"$work/subscriptions.json"
+: >"$work/policies.txt"
+for arn in $(python3 -c 'import json,sys; print(" ".join(s["SubscriptionArn"] for s in json.load(open(sys.argv[1]))["Subscriptions"] if s["SubscriptionArn"].startswith("arn:")))' "$work/subscriptions.json"); do
+  aws_m sns get-subscription-attributes --subscription-arn "$arn" --output json >>"$work/policies.txt"
+done
+alert_routing=$(python3 - "$work/subscriptions.json" "$work/policies.txt" <<'ROUTING'
+import json, sys
+subs = json.load(open(sys.argv[1]))["Subscriptions"]
+text = open(sys.argv[2]).read()
+decoder, attributes, i = json.JSONDecoder(), {}, 0
+while i < len(text):
+    if text[i].isspace():
+        i += 1
+        continue
+    doc, i = decoder.raw_decode(text, i)
+    a = doc["Attributes"]
+    attributes[a["SubscriptionArn"]] = a
+expected = {"user1@example.com": ["e2e_user_1"], "user2@example.com": ["e2e_user_2"]}
+seen = {}
+for s in subs:
+    policy = json.loads(attributes.get(s["SubscriptionArn"], {}).get("FilterPolicy") or "{}")
+    if s["Protocol"] != "email" or policy.get("user_id") != expected.get(s["Endpoint"]):
+        print(f"bad:{s['Endpoint']}")
+        sys.exit()
+    seen[s["Endpoint"]] = policy["user_id"]
+print("ok" if seen == expected else "missing:" + ",".join(sorted(set(expected) - set(seen))))
+ROUTING
+)
+log "alert subscriptions: $(python3 -c 'import json,sys; print([(s["Protocol"], s["Endpoint"]) for s in json.load(open(sys.argv[1]))["Subscriptions"]])' "$work/subscriptions.json"): $alert_routing"
+
 status=0
-if [ "$tasks" -ne 2 ] || [ "$rows" -ne 2 ] || [ "$csv_lines" -ne 2 ] || [ "$notifications" -lt 1 ] || [ "$jpegs" -lt 1 ]; then
+if [ "$tasks" -ne 2 ] || [ "$rows" -ne 2 ] || [ "$csv_lines" -ne 2 ] || [ "$notifications" -lt 1 ] || [ "$jpegs" -lt 1 ] || [ "$alert_routing" != ok ]; then
   status=1
 fi
-echo "e2e tasks=$tasks rows=$rows csv_lines=$csv_lines notifications=$notifications"
+echo "e2e tasks=$tasks rows=$rows csv_lines=$csv_lines notifications=$notifications alert_routing=$alert_routing"
 exit $status
