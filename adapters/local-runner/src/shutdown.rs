@@ -84,7 +84,7 @@ pub async fn request_on_signals(trigger: ShutdownTrigger) {
         let first = next(&mut term, &mut int).await;
         tracing::warn!(
             signal = first,
-            "shutdown requested: no new jobs; running jobs get their grace period (send the signal again to exit at once)"
+            "stop requested: nothing new starts, what runs finishes within its grace (send the signal again to exit at once)"
         );
         trigger.request();
         let second = next(&mut term, &mut int).await;
