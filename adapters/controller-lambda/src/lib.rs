@@ -66,6 +66,9 @@ pub struct ControllerConfig {
     /// `DATABASE_URL`: the results store holding the `config` table (scheduled events without a
     /// user list). `mysql://...` in AWS, `sqlite:...` locally.
     pub database_url: Option<String>,
+    /// `RESULT_RETENTION_DAYS` (default 365, 0 keeps all): each scheduled run deletes results
+    /// older than this from the results store, as the bucket's lifecycle expires objects.
+    pub result_retention_days: u64,
 }
 
 impl ControllerConfig {
@@ -113,6 +116,7 @@ impl ControllerConfig {
                 ..ValidationPolicy::default()
             },
             database_url: env.opt("DATABASE_URL"),
+            result_retention_days: num("RESULT_RETENTION_DAYS", 365)?,
         })
     }
 }
@@ -121,6 +125,15 @@ impl ControllerConfig {
 /// (rows with `Monitoring_status` true), through the shared results store.
 pub trait UserSource: Send + Sync {
     fn monitored_users(&self) -> impl Future<Output = Result<Vec<UserConfig>, String>> + Send;
+
+    /// Retention: deletes results taken before `cutoff` where results are kept; returns how
+    /// many. Sources without results delete nothing.
+    fn prune_results_before(
+        &self,
+        _cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> impl Future<Output = Result<u64, String>> + Send {
+        async { Ok(0) }
+    }
 }
 
 /// The `config` table through the shared results store (`results-store`). Connects on first
@@ -139,18 +152,36 @@ impl StoreUsers {
     }
 }
 
-impl UserSource for StoreUsers {
-    async fn monitored_users(&self) -> Result<Vec<UserConfig>, String> {
+impl StoreUsers {
+    async fn store(&self) -> Result<&results_store::Store, String> {
         let url = self.url.as_deref().ok_or(
             "DATABASE_URL is not set (scheduled events without a user list read the config table)",
         )?;
-        let store = self
-            .store
+        self.store
             .get_or_try_init(|| {
                 results_store::Store::connect_with_timeout(url, Duration::from_secs(10))
             })
             .await
+            .map_err(|e| format!("results store: {e}"))
+    }
+}
+
+impl UserSource for StoreUsers {
+    async fn prune_results_before(
+        &self,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, String> {
+        let (results, _) = self
+            .store()
+            .await?
+            .prune_before(cutoff)
+            .await
             .map_err(|e| format!("results store: {e}"))?;
+        Ok(results)
+    }
+
+    async fn monitored_users(&self) -> Result<Vec<UserConfig>, String> {
+        let store = self.store().await?;
         let users = store
             .monitored_users()
             .await
@@ -312,6 +343,18 @@ pub async fn run<U: UserSource>(
                 .map_err(ControllerError::Users)?;
             // Rows from the table are validated like any payload; a bad row is reported, not run.
             users.sort_by(|a, b| a.user_id.cmp(&b.user_id));
+            // Retention, once per scheduled run: results past the window go, as the bucket's
+            // lifecycle expires objects. A failure is logged; the run goes on.
+            let days = ctl.config.result_retention_days;
+            if days > 0 {
+                let cutoff = chrono::Utc::now()
+                    - chrono::Duration::days(i64::try_from(days).unwrap_or(i64::MAX).min(36_500));
+                match ctl.users.prune_results_before(cutoff).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(deleted, days, "old results deleted"),
+                    Err(error) => tracing::error!(%error, "old results could not be deleted"),
+                }
+            }
             let id = if event_id.is_empty() {
                 lambda_request_id.to_string()
             } else {

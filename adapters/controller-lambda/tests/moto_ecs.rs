@@ -314,12 +314,31 @@ async fn scheduled_event_reads_the_config_table_through_the_results_store() {
         u.monitored = monitored;
         store.add_user(&u).await.unwrap();
     }
+    // One result past the retention window (365 days by default), one inside it.
+    for (run, taken_at) in [
+        ("run-old", chrono::Utc::now() - chrono::Duration::days(400)),
+        ("run-new", chrono::Utc::now() - chrono::Duration::days(2)),
+    ] {
+        store
+            .insert_result(&footfall_domain::ResultRecord {
+                run_id: footfall_domain::RunId::parse(run).unwrap(),
+                user_id: footfall_domain::UserId::parse("user_a").unwrap(),
+                taken_at,
+                people_count: Some(3),
+                health: footfall_domain::Health::Ok,
+                frames: 10,
+                source: "https://cdn.example.com/user_a.m3u8".into(),
+                image_ref: None,
+            })
+            .await
+            .unwrap();
+    }
     store.close().await;
 
     let ctl = Controller {
         ecs: s.ecs.clone(),
         config: s.config.clone(),
-        users: controller_lambda::StoreUsers::new(Some(url)),
+        users: controller_lambda::StoreUsers::new(Some(url.clone())),
     };
     let ev = json!({"version":"0","id":"sched-db-1","detail-type":"Scheduled Event","source":"aws.events",
                     "time":"2024-01-01T13:00:00Z","detail":{}});
@@ -330,6 +349,17 @@ async fn scheduled_event_reads_the_config_table_through_the_results_store() {
     assert_eq!(users, vec!["user_a", "user_b"]);
     assert_eq!(t[1].3.streaming_url, "https://cdn.example.com/user_b.m3u8");
     assert_eq!(t[1].3.email, "user_b@example.com");
+    // The scheduled run applied the retention: the old result is gone, the recent one stays.
+    let store = results_store::Store::connect(&url).await.unwrap();
+    let kept: Vec<String> = store
+        .results_for("user_a")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.run_id.to_string())
+        .collect();
+    assert_eq!(kept, ["run-new"]);
+    store.close().await;
     let _ = std::fs::remove_file(&path);
 
     // Without DATABASE_URL a scheduled event starts nothing and says why.

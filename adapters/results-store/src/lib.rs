@@ -430,6 +430,25 @@ impl Store {
         rows.into_iter().map(ResultRecord::try_from).collect()
     }
 
+    /// Retention: deletes results taken before `cutoff`, and settled alerts (sent, failed,
+    /// unknown) queued before it. Returns (results, alerts) deleted.
+    pub async fn prune_before(&self, cutoff: DateTime<Utc>) -> Result<(u64, u64)> {
+        let cutoff = cutoff.trunc_subsecs(0);
+        let results = on_pool!(self, pool => sqlx::query("DELETE FROM result WHERE taken_at < ?")
+            .bind(cutoff)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        let alerts = on_pool!(self, pool => sqlx::query(
+            "DELETE FROM alert_outbox WHERE state IN ('sent', 'failed', 'unknown') AND created_at < ?",
+        )
+            .bind(cutoff)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        Ok((results, alerts))
+    }
+
     /// When the last alert for `user_id` went out (the `alert_cooldown` table).
     pub async fn last_alert(&self, user_id: &UserId) -> Result<Option<DateTime<Utc>>> {
         let sql = "SELECT last_alert_at FROM alert_cooldown WHERE user_id = ?";

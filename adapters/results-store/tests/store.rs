@@ -253,6 +253,18 @@ async fn exercise(store: &Store) {
             "{bad}"
         );
     }
+
+    // Retention: results taken before the cutoff go, later ones stay; settled alerts queued
+    // before it go (the outbox above queued its alerts now, so none here).
+    let mut old = record("run-old", "alice", Some(2), "ok");
+    old.taken_at = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+    assert!(store.insert_result(&old).await.unwrap());
+    let before = store.results_for("alice").await.unwrap().len();
+    let cutoff = Utc.with_ymd_and_hms(2025, 11, 28, 0, 0, 0).unwrap();
+    assert_eq!(store.prune_before(cutoff).await.unwrap(), (1, 0));
+    let after = store.results_for("alice").await.unwrap();
+    assert_eq!(after.len(), before - 1);
+    assert!(after.iter().all(|r| r.taken_at >= cutoff));
 }
 
 #[tokio::test]
