@@ -315,6 +315,10 @@ pub struct RunScheduleArgs {
     /// Delete annotated pictures older than this many days (0 keeps them).
     #[arg(long, default_value_t = 30)]
     pub retention_days: u32,
+    /// Delete result rows (and sent alerts) older than this many days, so the database stays
+    /// bounded (0 keeps them; the CSV files keep every line).
+    #[arg(long, default_value_t = 365)]
+    pub keep_results_days: u32,
     /// Minimum time between two alert emails for the same user.
     #[arg(long, value_parser = parse_duration, default_value = "1h")]
     pub cooldown: Duration,
@@ -423,6 +427,7 @@ pub async fn run_schedule(
         },
         alert_cooldown: chrono::Duration::from_std(args.cooldown).unwrap_or(chrono::Duration::MAX),
         shutdown_grace: args.grace,
+        result_retention_days: args.keep_results_days,
     };
     let scheduler = Scheduler::new(
         store.clone(),

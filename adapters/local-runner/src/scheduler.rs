@@ -62,6 +62,10 @@ pub struct SchedulerConfig {
     /// After a shutdown request, how long running jobs may still finish (their results are
     /// stored); jobs not started by then are not started.
     pub shutdown_grace: std::time::Duration,
+    /// Result rows taken more than this many days before the tick (and settled outbox alerts
+    /// queued before then) are deleted after each tick, so the database stays bounded (0 keeps
+    /// all).
+    pub result_retention_days: u32,
 }
 
 impl SchedulerConfig {
@@ -135,6 +139,8 @@ pub struct TickSummary {
     pub flushed: FlushReport,
     pub outcomes: Vec<UserOutcome>,
     pub pruned: PruneReport,
+    /// Result rows and settled alerts deleted by the retention.
+    pub pruned_rows: (u64, u64),
 }
 
 pub struct Scheduler {
@@ -369,7 +375,23 @@ impl Scheduler {
         } else {
             PruneReport::default()
         };
+        let mut pruned_rows = (0, 0);
+        if self.config.result_retention_days > 0 && !users_from_cache {
+            let cutoff =
+                tick - chrono::Duration::days(i64::from(self.config.result_retention_days));
+            match self.store.prune_before(cutoff).await {
+                Ok(counts) => {
+                    pruned_rows = counts;
+                    if counts != (0, 0) {
+                        tracing::info!(results = counts.0, alerts = counts.1, %cutoff, "old rows deleted");
+                    }
+                }
+                // The next tick tries again.
+                Err(error) => tracing::warn!(%error, "old rows could not be deleted"),
+            }
+        }
         Ok(TickSummary {
+            pruned_rows,
             run_id,
             not_started,
             abandoned,

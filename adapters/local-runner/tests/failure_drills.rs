@@ -86,6 +86,7 @@ fn scheduler(store: &Store, counter: Counter, data_dir: &Path) -> (Scheduler, Sc
         },
         alert_cooldown: chrono::Duration::minutes(10),
         shutdown_grace: Duration::from_secs(5),
+        result_retention_days: 365,
     };
     let scheduler = Scheduler::new(
         store.clone(),

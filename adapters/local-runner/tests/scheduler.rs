@@ -48,6 +48,7 @@ fn config(data_dir: PathBuf) -> SchedulerConfig {
         },
         alert_cooldown: chrono::Duration::minutes(10),
         shutdown_grace: Duration::from_secs(5),
+        result_retention_days: 365,
     }
 }
 
@@ -567,5 +568,49 @@ async fn stream_credentials_reach_no_sink() {
         );
         assert!(text.contains(shown), "{sink_name}: {text}");
     }
+    std::fs::remove_dir_all(&root).ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tick_deletes_rows_past_the_retention_so_the_database_stays_bounded() {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("scheduler-retention-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
+        .await
+        .unwrap();
+    store
+        .add_user(&NewUser::new(
+            "alice",
+            &server.url("people.m3u8"),
+            "alice@example.com",
+        ))
+        .await
+        .unwrap();
+    let tick = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+    let old = footfall_domain::ResultRecord {
+        run_id: footfall_domain::RunId::parse("20241101T120000Z").unwrap(),
+        user_id: UserId::parse("alice").unwrap(),
+        taken_at: tick - chrono::Duration::days(366),
+        people_count: Some(1),
+        health: Health::Ok,
+        frames: 2,
+        source: "x".into(),
+        image_ref: None,
+    };
+    store.insert_result(&old).await.unwrap();
+    let scheduler = Scheduler::new(
+        store.clone(),
+        counting(3),
+        smtp(silent_server()),
+        config(root.join("data")),
+    );
+    let summary = scheduler.run_tick(tick).await.unwrap();
+    assert_eq!(summary.pruned_rows, (1, 0));
+    let rows = store.results_for("alice").await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].taken_at, tick, "the tick's own row stays");
     std::fs::remove_dir_all(&root).ok();
 }
