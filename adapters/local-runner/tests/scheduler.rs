@@ -37,6 +37,20 @@ fn smtp(port: u16) -> Arc<dyn Notifier> {
     )
 }
 
+/// A loopback HLS server on the shared test stream, an empty folder of the test's own and a
+/// SQLite store in it.
+async fn world(name: &str) -> (LoopbackServer, PathBuf, Store) {
+    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
+    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
+    let root = std::env::temp_dir().join(format!("scheduler-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&root).ok();
+    std::fs::create_dir_all(&root).unwrap();
+    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
+        .await
+        .unwrap();
+    (server, root, store)
+}
+
 fn config(data_dir: PathBuf) -> SchedulerConfig {
     SchedulerConfig {
         data_dir,
@@ -68,16 +82,8 @@ impl PeopleCounter for FixedCounter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ticks_record_every_user_and_alert_once_per_cooldown() {
-    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
-    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
-    let root = std::env::temp_dir().join(format!("scheduler-test-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
+    let (server, root, store) = world("test").await;
     let sink = SmtpSink::start(&root.join("maildir"));
-
-    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
-        .await
-        .unwrap();
     let hls = server.url("people.m3u8");
     let mut alice = NewUser::new("alice", &hls, "alice@example.com");
     alice.threshold = 2; // 3 people > 2: alerts
@@ -238,14 +244,7 @@ async fn alerts_without_smtp_are_log_lines_and_bad_smtp_urls_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_delivery_does_not_start_the_cooldown() {
-    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
-    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
-    let root = std::env::temp_dir().join(format!("scheduler-nosmtp-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
-    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
-        .await
-        .unwrap();
+    let (server, root, store) = world("nosmtp").await;
     let mut alice = NewUser::new("alice", &server.url("people.m3u8"), "alice@example.com");
     alice.threshold = 2;
     store.add_user(&alice).await.unwrap();
@@ -309,14 +308,7 @@ fn sender(store: &Store, mailer: &Arc<Mailer>, data_dir: &Path) -> AlertSender {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_smtp_server_delays_no_result_and_its_alerts_go_out_later() {
-    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
-    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
-    let root = std::env::temp_dir().join(format!("scheduler-silent-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
-    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
-        .await
-        .unwrap();
+    let (server, root, store) = world("silent").await;
     for user in ["alice", "bob"] {
         let mut new = NewUser::new(
             user,
@@ -408,14 +400,7 @@ impl Notifier for DiesInNotify {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_between_its_csv_line_and_its_alert_alerts_once_when_run_again() {
-    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
-    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
-    let root = std::env::temp_dir().join(format!("scheduler-killed-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
-    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
-        .await
-        .unwrap();
+    let (server, root, store) = world("killed").await;
     let mut alice = NewUser::new("alice", &server.url("people.m3u8"), "alice@example.com");
     alice.threshold = 2;
     store.add_user(&alice).await.unwrap();
@@ -504,14 +489,7 @@ async fn stream_credentials_reach_no_sink() {
         .finish();
     // The only test here that installs one; the jobs' threads log through it.
     tracing::subscriber::set_global_default(subscriber).unwrap();
-    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
-    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
-    let root = std::env::temp_dir().join(format!("scheduler-secrets-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
-    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
-        .await
-        .unwrap();
+    let (server, root, store) = world("secrets").await;
     // The loopback server ignores the credentials; the stream opens with the full URL.
     let url = server.url("people.m3u8?token=tok3n&variant=1").replacen(
         "http://",
@@ -573,14 +551,7 @@ async fn stream_credentials_reach_no_sink() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_tick_deletes_rows_past_the_retention_so_the_database_stays_bounded() {
-    let shared = shared_dir().unwrap_or_else(|message| panic!("{message}"));
-    let server = LoopbackServer::serve_dir(&shared.join("video/hls"), Fault::None).unwrap();
-    let root = std::env::temp_dir().join(format!("scheduler-retention-{}", std::process::id()));
-    std::fs::remove_dir_all(&root).ok();
-    std::fs::create_dir_all(&root).unwrap();
-    let store = Store::connect(&format!("sqlite://{}", root.join("footfall.db").display()))
-        .await
-        .unwrap();
+    let (server, root, store) = world("retention").await;
     store
         .add_user(&NewUser::new(
             "alice",

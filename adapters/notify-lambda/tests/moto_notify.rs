@@ -325,6 +325,22 @@ async fn received(moto: &Moto, queue_url: &str) -> Vec<String> {
     aws_testkit::xml_values(&body, "Body")
 }
 
+/// The alert topic's email subscriptions.
+async fn email_subscriptions(s: &Setup) -> Vec<aws_sdk_sns::types::Subscription> {
+    let subs =
+        s.n.sns
+            .list_subscriptions_by_topic()
+            .topic_arn(&s.n.config.topic_arn)
+            .send()
+            .await
+            .unwrap();
+    subs.subscriptions()
+        .iter()
+        .filter(|sub| sub.protocol() == Some("email"))
+        .cloned()
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_alert_reaches_its_own_users_subscription_and_no_other() {
     let s = setup(3).await;
@@ -367,18 +383,7 @@ async fn each_alert_reaches_its_own_users_subscription_and_no_other() {
     );
 
     // The Lambda subscribed each user's own address, filtered to that user, once.
-    let subs =
-        s.n.sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic)
-            .send()
-            .await
-            .unwrap();
-    let emails: Vec<_> = subs
-        .subscriptions()
-        .iter()
-        .filter(|sub| sub.protocol() == Some("email"))
-        .collect();
+    let emails = email_subscriptions(&s).await;
     assert_eq!(emails.len(), 2, "{emails:?}");
     for sub in emails {
         let arn = sub.subscription_arn().unwrap();
@@ -409,18 +414,5 @@ async fn each_alert_reaches_its_own_users_subscription_and_no_other() {
     handle(&s.n, payload("user_a", "2026-11-30T12:00:00Z", 9, &bus))
         .await
         .unwrap();
-    let subs =
-        s.n.sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic)
-            .send()
-            .await
-            .unwrap();
-    assert_eq!(
-        subs.subscriptions()
-            .iter()
-            .filter(|sub| sub.protocol() == Some("email"))
-            .count(),
-        2
-    );
+    assert_eq!(email_subscriptions(&s).await.len(), 2);
 }

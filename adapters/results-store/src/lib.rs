@@ -150,22 +150,35 @@ struct ResultRow {
 impl TryFrom<ResultRow> for ResultRecord {
     type Error = StoreError;
     fn try_from(row: ResultRow) -> Result<Self> {
-        let invalid = |field: &'static str, reason: String| StoreError::Invalid { field, reason };
         Ok(Self {
-            run_id: RunId::parse(&row.run_id).map_err(|e| invalid("run_id", e.to_string()))?,
-            user_id: UserId::parse(&row.user_id).map_err(|e| invalid("user_id", e.to_string()))?,
+            run_id: column("run_id", RunId::parse(&row.run_id))?,
+            user_id: column("user_id", UserId::parse(&row.user_id))?,
             taken_at: row.taken_at,
             people_count: row
                 .people_count
-                .map(|n| u32::try_from(n).map_err(|e| invalid("people_count", e.to_string())))
+                .map(|n| column("people_count", u32::try_from(n)))
                 .transpose()?,
-            health: Health::parse(&row.health)
-                .ok_or_else(|| invalid("health", format!("unknown health `{}`", row.health)))?,
-            frames: u32::try_from(row.frames).map_err(|e| invalid("frames", e.to_string()))?,
+            health: column(
+                "health",
+                Health::parse(&row.health)
+                    .ok_or_else(|| format!("unknown health `{}`", row.health)),
+            )?,
+            frames: column("frames", u32::try_from(row.frames))?,
             source: row.source,
             image_ref: row.image_ref,
         })
     }
+}
+
+/// A stored value the domain refuses, as the error naming its column.
+fn column<T, E: std::fmt::Display>(
+    field: &'static str,
+    value: std::result::Result<T, E>,
+) -> Result<T> {
+    value.map_err(|e| StoreError::Invalid {
+        field,
+        reason: e.to_string(),
+    })
 }
 
 #[derive(Debug, Clone)]

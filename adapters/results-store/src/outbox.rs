@@ -4,7 +4,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use footfall_domain::{RunId, UserId};
 
-use crate::{Pool, Result, Store, StoreError, now, validate_len};
+use crate::{Pool, Result, Store, StoreError, column, now, validate_len};
 
 /// One queued alert: what the email says, and where its picture is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +60,12 @@ struct OutboxRow {
 impl TryFrom<OutboxRow> for OutboxAlert {
     type Error = StoreError;
     fn try_from(row: OutboxRow) -> Result<Self> {
-        let invalid = |field: &'static str, reason: String| StoreError::Invalid { field, reason };
         Ok(Self {
-            run_id: RunId::parse(&row.run_id).map_err(|e| invalid("run_id", e.to_string()))?,
-            user_id: UserId::parse(&row.user_id).map_err(|e| invalid("user_id", e.to_string()))?,
+            run_id: column("run_id", RunId::parse(&row.run_id))?,
+            user_id: column("user_id", UserId::parse(&row.user_id))?,
             email: row.email,
-            people: u32::try_from(row.people).map_err(|e| invalid("people", e.to_string()))?,
-            threshold: u32::try_from(row.threshold)
-                .map_err(|e| invalid("threshold", e.to_string()))?,
+            people: column("people", u32::try_from(row.people))?,
+            threshold: column("threshold", u32::try_from(row.threshold))?,
             source: row.source,
             taken_at: row.taken_at,
             image_ref: row.image_ref,
