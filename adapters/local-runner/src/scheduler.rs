@@ -272,7 +272,7 @@ impl Scheduler {
         };
         let permits = Semaphore::new(self.config.concurrency.max(1));
         // Which jobs got going, to tell cut-off jobs from never-started ones at shutdown.
-        let started = std::sync::Mutex::new(Vec::<String>::new());
+        let started = std::sync::Mutex::new(std::collections::HashSet::<String>::new());
         let mut job_ids = Vec::new();
         let jobs = users.iter().filter_map(|user| {
             // Rows written by older versions may hold ids the domain refuses: skip them loudly.
@@ -313,12 +313,14 @@ impl Scheduler {
                     return Err(request.user_id);
                 }
                 if let Ok(mut started) = started.lock() {
-                    started.push(request.user_id.to_string());
+                    started.insert(request.user_id.to_string());
                 }
                 Ok(run_job(&request, counting, sinks, policy).await)
             })
         });
         let mut running: FuturesUnordered<_> = jobs.collect();
+        // The jobs that have not ended yet, by user id.
+        let mut pending: std::collections::BTreeSet<String> = job_ids.into_iter().collect();
         let mut outcomes = Vec::new();
         let mut not_started = Vec::new();
         let grace = self.config.shutdown_grace;
@@ -330,8 +332,14 @@ impl Scheduler {
         loop {
             tokio::select! {
                 next = running.next() => match next {
-                    Some(Ok(outcome)) => outcomes.push(UserOutcome::from(outcome)),
-                    Some(Err(user_id)) => not_started.push(user_id.to_string()),
+                    Some(Ok(outcome)) => {
+                        pending.remove(outcome.record.user_id.as_str());
+                        outcomes.push(UserOutcome::from(outcome));
+                    }
+                    Some(Err(user_id)) => {
+                        pending.remove(user_id.as_str());
+                        not_started.push(user_id.to_string());
+                    }
                     None => break,
                 },
                 () = &mut grace_over => break,
@@ -340,21 +348,9 @@ impl Scheduler {
         drop(running);
         // What the grace cut off: jobs that were running, and jobs still waiting for a slot.
         let started = started.into_inner().unwrap_or_default();
-        let mut abandoned = Vec::new();
-        for id in job_ids {
-            let done = outcomes
-                .iter()
-                .any(|o: &UserOutcome| o.record.user_id.as_str() == id)
-                || not_started.contains(&id);
-            if done {
-                continue;
-            }
-            if started.contains(&id) {
-                abandoned.push(id);
-            } else {
-                not_started.push(id);
-            }
-        }
+        let (abandoned, waiting): (Vec<String>, Vec<String>) =
+            pending.into_iter().partition(|id| started.contains(id));
+        not_started.extend(waiting);
         // Stored as they finished; reported in user order.
         outcomes.sort_by(|a, b| a.record.user_id.as_str().cmp(b.record.user_id.as_str()));
         if shutdown.is_requested() {
