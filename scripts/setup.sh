@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what footfall needs on a fresh Debian 12 machine with Rust (idempotent, about a second
 # when everything is there): a C toolchain, FFmpeg development libraries for video-rs, clang for
-# bindgen, lavapipe for wgpu without a GPU, MariaDB for the MySQL tests, and, in a virtualenv
+# bindgen, lavapipe for wgpu without a GPU, MariaDB for the MySQL tests, headless Chromium for
+# the web pages' browser test, and, in a virtualenv
 # outside the clone ($FOOTFALL_VENV, default ~/.cache/footfall-venv; see scripts/env.sh), the
 # Python packages of the reference tools and of the AWS stand-ins used by the tests. Debian's own
 # Python refuses a system-wide `pip install` (PEP 668), so nothing is installed with pip outside
@@ -18,14 +19,15 @@ DEBIAN_PACKAGES=(
   libssl-dev
   mariadb-server
   python3 python3-venv
+  chromium
 )
 # Test-only tools (PyPI), all into the venv. cargo-lambda (with ziglang) runs the Lambda binaries
 # locally in the AWS end-to-end test; `cargo install cargo-lambda` takes far longer.
 PYTHON_PACKAGES=(numpy onnxruntime opencv-python-headless pillow "moto[server]" aiosmtpd cfn-lint
-  awscli ziglang cargo-lambda pyyaml)
+  awscli ziglang cargo-lambda pyyaml fastapi uvicorn)
 # What proves each one is there (module for find_spec, or a program in the venv's bin/).
 PYTHON_PROBES=(numpy onnxruntime cv2 PIL moto aiosmtpd cfnlint awscli ziglang yaml
-  bin/moto_server bin/cfn-lint bin/aws bin/cargo-lambda)
+  fastapi uvicorn bin/moto_server bin/cfn-lint bin/aws bin/cargo-lambda)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -43,7 +43,8 @@ cargo build --release --workspace --all-targets
 cargo clippy --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps --release
 
-cargo test --release --workspace
+# The web pages' browser test must not skip here (setup.sh installed chromium).
+FOOTFALL_REQUIRE_BROWSER=1 cargo test --release --workspace
 
 # Deployment template (cfn-lint) and the AWS flow end to end on loopback (moto, MariaDB, HLS).
 scripts/lint-deploy.sh

@@ -5,8 +5,10 @@
 //!   re-read on conflict), used by [`csv::S3CsvLog`] and the notification Lambda's cooldown;
 //! * [`csv::S3CsvLog`]: `s3://BUCKET/{user_id}.csv` ([`footfall_domain::csv`] schema);
 //! * [`notify::LambdaNotifier`]: async invoke of the notification Lambda;
-//! * [`callback::HttpCallback`]: the result POSTed to the caller (API Gateway runs);
-//! * [`errors::publish`]: SNS error notification.
+//! * [`pictures::S3Pictures`]: the annotated picture, `pictures/{user_id}/{run_id}.jpg`;
+//! * [`callback::HttpCallback`]: the signed result POSTed to the caller (API Gateway runs);
+//! * [`errors::publish`]: SNS error notification;
+//! * [`signing`]: HMAC-SHA256 of callbacks and picture links; [`secrets`]: Secrets Manager.
 //!
 //! Each sink makes one attempt; the job's retry policy repeats the retryable failures.
 
@@ -17,11 +19,16 @@ pub mod cas;
 pub mod csv;
 pub mod errors;
 pub mod notify;
+pub mod pictures;
+pub mod secrets;
+pub mod signing;
 
 pub use callback::HttpCallback;
 pub use cas::{Cas, Settled, compare_and_set};
 pub use csv::S3CsvLog;
 pub use notify::LambdaNotifier;
+pub use pictures::S3Pictures;
+pub use signing::SigningKey;
 
 /// The HTTP status of an SDK error, when there was a response. Every AWS client's errors are
 /// this `SdkError` (the S3 crate re-exports the shared smithy type).

@@ -1,5 +1,6 @@
 //! The notification Lambda as the job's [`Notifier`]: one asynchronous invoke
-//! (`InvocationType=Event`) with a [`NotificationPayload`]. The Lambda re-checks the alert,
+//! (`InvocationType=Event`) with a [`NotificationPayload`] that names the picture stored in S3
+//! (inline base64 only where the run stored no picture, within the 256 KiB limit). The Lambda re-checks the alert,
 //! claims the per-user cooldown and publishes.
 
 use aws_sdk_lambda::primitives::Blob;
@@ -85,15 +86,24 @@ impl LambdaNotifier {
     }
 }
 
-/// The Lambda's payload for an alert; an error when there is no picture to attach.
+/// The Lambda's payload for an alert: the stored picture's key when the run stored it (any
+/// size), else the picture inline; an error when there is no picture at all.
 pub fn notification_payload(alert: &Alert<'_>) -> Result<NotificationPayload, SinkError> {
-    let Some(jpeg) = alert.jpeg else {
-        return Err(SinkError::permanent(
-            SINK,
-            "the job produced no detection image for the alert",
-        ));
-    };
     let record = alert.record;
+    let stored = record
+        .image_ref
+        .clone()
+        .filter(|key| payloads::is_picture_key_of(key, record.user_id.as_str()));
+    let inline = match (&stored, alert.jpeg) {
+        (Some(_), _) => String::new(),
+        (None, Some(jpeg)) => base64::engine::general_purpose::STANDARD.encode(jpeg),
+        (None, None) => {
+            return Err(SinkError::permanent(
+                SINK,
+                "the job produced no detection image for the alert",
+            ));
+        }
+    };
     Ok(NotificationPayload {
         run_id: Some(record.run_id.to_string()),
         user_id: record.user_id.to_string(),
@@ -107,7 +117,8 @@ pub fn notification_payload(alert: &Alert<'_>) -> Result<NotificationPayload, Si
         result: CountResult {
             people_count: alert.people,
         },
-        processed_detection_image: base64::engine::general_purpose::STANDARD.encode(jpeg),
+        processed_detection_image: inline,
+        image_key: stored,
     })
 }
 

@@ -1,4 +1,5 @@
-//! The controller Lambda: validates the incoming event and starts one ECS task per user.
+//! The controller Lambda: validates the incoming event and starts one ECS task per user; it
+//! also serves the signed picture links of alert emails ([`pictures`]).
 //!
 //! [`handle`] is a plain async function (testable without Lambda); `main.rs` only wires it to
 //! `lambda_runtime`.
@@ -8,6 +9,8 @@
 //! (run id, user) pair gets a deterministic key; the task is started with
 //! `startedBy = "ffs-"/"ffa-" + key` (scheduled / ad-hoc) and `clientToken = key`, and before
 //! starting, ListTasks by that `startedBy` finds a task an earlier attempt already started.
+
+pub mod pictures;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use aws_sdk_ecs::types::{
 use footfall_runtime::env::{ALLOW_PRIVATE_STREAMS, ConfigError, Env};
 use footfall_runtime::retry::{Backoff, log_failure, retry};
 use payloads::{ControllerEvent, PayloadError, Source, TaskPayload, UserConfig, ValidationPolicy};
+pub use pictures::PictureLinks;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -64,8 +68,15 @@ pub struct ControllerConfig {
     /// `FOOTFALL_ALLOW_PRIVATE_STREAMS=true` accepts private/loopback stream hosts (tests only).
     pub policy: ValidationPolicy,
     /// `DATABASE_URL`: the results store holding the `config` table (scheduled events without a
-    /// user list). `mysql://...` in AWS, `sqlite:...` locally.
+    /// user list). `sqlite:...` locally; in AWS the URL comes from `database_secret_arn`.
     pub database_url: Option<String>,
+    /// `DATABASE_SECRET_ARN`: a Secrets Manager secret whose JSON has the `url`, read at start
+    /// ([`database_url`]) so the URL and its password never sit in the function's environment.
+    pub database_secret_arn: Option<String>,
+    /// `PICTURES_BUCKET` and `LINK_SECRET_ARN`: serve the signed picture links of alert emails
+    /// ([`pictures`]); both or neither.
+    pub pictures_bucket: Option<String>,
+    pub link_secret_arn: Option<String>,
     /// `RESULT_RETENTION_DAYS` (default 365, 0 keeps all): each scheduled run deletes results
     /// older than this from the results store, as the bucket's lifecycle expires objects.
     pub result_retention_days: u64,
@@ -100,6 +111,12 @@ impl ControllerConfig {
                 "TASK_LAUNCH_TYPE must be FARGATE or EC2".into(),
             ));
         }
+        if env.opt("PICTURES_BUCKET").is_some() != env.opt("LINK_SECRET_ARN").is_some() {
+            return Err(ControllerError::Config(
+                "PICTURES_BUCKET and LINK_SECRET_ARN are set together (picture links need both)"
+                    .into(),
+            ));
+        }
         Ok(Self {
             cluster: req("ECS_CLUSTER")?,
             task_definition_scheduled: req("TASK_DEFINITION_SCHEDULED")?,
@@ -116,9 +133,49 @@ impl ControllerConfig {
                 ..ValidationPolicy::default()
             },
             database_url: env.opt("DATABASE_URL"),
+            database_secret_arn: env.opt("DATABASE_SECRET_ARN"),
+            pictures_bucket: env.opt("PICTURES_BUCKET"),
+            link_secret_arn: env.opt("LINK_SECRET_ARN"),
             result_retention_days: num("RESULT_RETENTION_DAYS", 365)?,
         })
     }
+}
+
+/// The results store's URL: `DATABASE_URL` when set (local runs, tests), else the `url` of the
+/// secret `DATABASE_SECRET_ARN`, read once at start; `None` when neither is configured.
+pub async fn database_url(
+    config: &ControllerConfig,
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Result<Option<String>, ControllerError> {
+    match (&config.database_url, &config.database_secret_arn) {
+        (Some(url), _) => Ok(Some(url.clone())),
+        (None, Some(arn)) => aws_sinks::secrets::read(secrets, arn, Some("url"))
+            .await
+            .map(Some)
+            .map_err(|e| ControllerError::Config(format!("DATABASE_SECRET_ARN: {e}"))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The picture route's key and bucket, when configured (the key read from `LINK_SECRET_ARN`).
+pub async fn picture_links(
+    config: &ControllerConfig,
+    s3: aws_sdk_s3::Client,
+    secrets: &aws_sdk_secretsmanager::Client,
+) -> Result<Option<PictureLinks>, ControllerError> {
+    let (Some(bucket), Some(arn)) = (&config.pictures_bucket, &config.link_secret_arn) else {
+        return Ok(None);
+    };
+    let text = aws_sinks::secrets::read(secrets, arn, None)
+        .await
+        .map_err(|e| ControllerError::Config(format!("LINK_SECRET_ARN: {e}")))?;
+    let key = aws_sinks::SigningKey::new(&text)
+        .map_err(|e| ControllerError::Config(format!("LINK_SECRET_ARN: {e}")))?;
+    Ok(Some(PictureLinks {
+        s3,
+        bucket: bucket.clone(),
+        key,
+    }))
 }
 
 /// Where a scheduled event without a user list gets its users: the `config` table
@@ -137,7 +194,8 @@ pub trait UserSource: Send + Sync {
 }
 
 /// The `config` table through the shared results store (`results-store`). Connects on first
-/// use, so events with a user list never need the database.
+/// use, so events with a user list never need the database. On MySQL the connection checks the
+/// schema rather than migrating (`footfall db migrate` does, at deploy time).
 pub struct StoreUsers {
     url: Option<String>,
     store: tokio::sync::OnceCell<results_store::Store>,
@@ -244,6 +302,8 @@ impl RunReport {
 
 /// The controller's dependencies.
 pub struct Controller<U> {
+    /// The picture route (`None`: not configured, it answers 404).
+    pub pictures: Option<PictureLinks>,
     pub ecs: aws_sdk_ecs::Client,
     pub config: ControllerConfig,
     pub users: U,
@@ -257,6 +317,14 @@ pub async fn handle<U: UserSource>(
     lambda_request_id: &str,
 ) -> Result<Value, ControllerError> {
     let is_proxy = event.get("requestContext").is_some() || event.get("httpMethod").is_some();
+    if is_proxy && pictures::is_picture_request(&event) {
+        return Ok(pictures::answer(
+            ctl.pictures.as_ref(),
+            &event,
+            chrono::Utc::now().timestamp(),
+        )
+        .await);
+    }
     let parsed = match ControllerEvent::parse(&event, &ctl.config.policy) {
         Ok(p) => p,
         Err(e) if is_proxy => {

@@ -3,7 +3,9 @@
 //! configuration (`AWS_ENDPOINT_URL`, region, role credentials).
 
 #![recursion_limit = "256"]
-use controller_lambda::{Controller, ControllerConfig, StoreUsers, handle};
+use controller_lambda::{
+    Controller, ControllerConfig, StoreUsers, database_url, handle, picture_links,
+};
 use footfall_runtime::logging::{LogFormat, LogTarget};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
@@ -13,9 +15,18 @@ async fn main() -> Result<(), Error> {
     footfall_runtime::logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
     let config = ControllerConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
+    // Secrets are read once, at start: a missing or unreadable one fails the init, loudly.
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let database_url = database_url(&config, &secrets).await?;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
     let ctl = Controller {
+        pictures: picture_links(&config, s3, &secrets).await?,
         ecs: aws_sdk_ecs::Client::new(&sdk),
-        users: StoreUsers::new(config.database_url.clone()),
+        users: StoreUsers::new(database_url),
         config,
     };
     let ctl = &ctl;

@@ -24,7 +24,7 @@ impl UserSource for Rows {
 }
 
 struct Setup {
-    _moto: Moto,
+    moto: Moto,
     ecs: aws_sdk_ecs::Client,
     config: ControllerConfig,
 }
@@ -55,11 +55,7 @@ async fn setup() -> Setup {
         ("TASK_SECURITY_GROUPS", sgs[0].clone()),
     ]);
     let config = ControllerConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
-    Setup {
-        _moto: moto,
-        ecs,
-        config,
-    }
+    Setup { moto, ecs, config }
 }
 
 fn user(id: &str, monitoring: bool) -> UserConfig {
@@ -123,6 +119,7 @@ async fn tasks(s: &Setup) -> Vec<(String, String, String, TaskPayload)> {
 async fn eventbridge_users_start_one_task_each_and_retry_is_idempotent() {
     let s = setup().await;
     let ctl = Controller {
+        pictures: None,
         ecs: s.ecs.clone(),
         config: s.config.clone(),
         users: Rows(vec![]),
@@ -173,6 +170,7 @@ async fn eventbridge_users_start_one_task_each_and_retry_is_idempotent() {
 async fn api_gateway_proxy_starts_adhoc_task_and_bad_payloads_start_nothing() {
     let s = setup().await;
     let ctl = Controller {
+        pictures: None,
         ecs: s.ecs.clone(),
         config: s.config.clone(),
         users: Rows(vec![]),
@@ -233,6 +231,7 @@ async fn scheduled_event_reads_users_and_reports_partial_failure() {
     let mut bad = user("user_bad", true);
     bad.streaming_url = "http://10.0.0.7/internal".into();
     let ctl = Controller {
+        pictures: None,
         ecs: s.ecs.clone(),
         config: s.config.clone(),
         users: Rows(vec![
@@ -279,6 +278,7 @@ async fn run_task_failures_are_reported_per_user() {
     config.task_definition_scheduled = "does-not-exist:1".into();
     config.run_task_attempts = 2;
     let ctl = Controller {
+        pictures: None,
         ecs: s.ecs.clone(),
         config,
         users: Rows(vec![]),
@@ -336,6 +336,7 @@ async fn scheduled_event_reads_the_config_table_through_the_results_store() {
     store.close().await;
 
     let ctl = Controller {
+        pictures: None,
         ecs: s.ecs.clone(),
         config: s.config.clone(),
         users: controller_lambda::StoreUsers::new(Some(url.clone())),
@@ -364,6 +365,7 @@ async fn scheduled_event_reads_the_config_table_through_the_results_store() {
 
     // Without DATABASE_URL a scheduled event starts nothing and says why.
     let ctl = Controller {
+        pictures: None,
         ecs: s.ecs.clone(),
         config: s.config.clone(),
         users: controller_lambda::StoreUsers::new(None),
@@ -372,4 +374,202 @@ async fn scheduled_event_reads_the_config_table_through_the_results_store() {
     let err = handle(&ctl, ev, "x").await.unwrap_err();
     assert!(err.to_string().contains("DATABASE_URL"), "{err}");
     assert_eq!(tasks(&s).await.len(), 2);
+}
+
+const LINK_SECRET: &str = "b2f1c7e04d9a3f6e8b1c2d3e4f5a6b7c";
+
+/// A REST (v1) proxy event for `GET /pictures/{proxy+}`.
+fn picture_get(proxy: &str, query: Value) -> Value {
+    json!({"httpMethod": "GET", "resource": "/pictures/{proxy+}", "path": format!("/pictures/{proxy}"),
+           "pathParameters": {"proxy": proxy}, "queryStringParameters": query,
+           "requestContext": {"requestId": "req-1", "stage": "v1"}})
+}
+
+/// The links of alert emails: the controller checks the signature made with the secret in
+/// Secrets Manager and redirects to a short-lived S3 URL that serves the picture; a tampered,
+/// expired or unsigned link is refused, and nothing is served where links are not configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_picture_links_redirect_to_the_picture() {
+    let s = setup().await;
+    let sdk = s.moto.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("results");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let jpeg = testdata::read("images/bus.jpg");
+    let key = "pictures/user_1/run-1.jpg";
+    s3.put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(jpeg.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let arn = secrets
+        .create_secret()
+        .name(unique("link-key"))
+        .secret_string(LINK_SECRET)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let mut config = s.config.clone();
+    config.pictures_bucket = Some(bucket.clone());
+    config.link_secret_arn = Some(arn);
+    let ctl = Controller {
+        pictures: controller_lambda::picture_links(&config, s3.clone(), &secrets)
+            .await
+            .unwrap(),
+        ecs: s.ecs.clone(),
+        config,
+        users: Rows(vec![]),
+    };
+    let signer = aws_sinks::SigningKey::new(LINK_SECRET).unwrap();
+    let expires = chrono::Utc::now().timestamp() + 30 * 86_400;
+    let signature = signer.picture_signature(key, expires);
+    let get = |proxy: &str, expires: i64, signature: &str| {
+        picture_get(
+            proxy,
+            json!({"expires": expires.to_string(), "signature": signature}),
+        )
+    };
+
+    let r = handle(&ctl, get("user_1/run-1.jpg", expires, &signature), "x")
+        .await
+        .unwrap();
+    assert_eq!(r["statusCode"], 302, "{r}");
+    let location = r["headers"]["location"].as_str().unwrap();
+    assert!(location.contains("X-Amz-Expires=300"), "{location}");
+    let served = aws_testkit::reqwest::get(location).await.unwrap();
+    assert!(served.status().is_success());
+    assert_eq!(served.bytes().await.unwrap().to_vec(), jpeg);
+    assert!(
+        tasks(&s).await.is_empty(),
+        "a picture request starts no task"
+    );
+
+    // Another picture with this signature, another expiry, a bad signature, none, or a path
+    // outside pictures/: refused.
+    let status = |r: Value| r["statusCode"].as_u64().unwrap();
+    let other = handle(&ctl, get("user_2/run-1.jpg", expires, &signature), "x")
+        .await
+        .unwrap();
+    assert_eq!(status(other), 403);
+    let later = handle(&ctl, get("user_1/run-1.jpg", expires + 1, &signature), "x")
+        .await
+        .unwrap();
+    assert_eq!(status(later), 403);
+    let bad = handle(&ctl, get("user_1/run-1.jpg", expires, &"0".repeat(64)), "x")
+        .await
+        .unwrap();
+    assert_eq!(status(bad), 403);
+    let unsigned = handle(&ctl, picture_get("user_1/run-1.jpg", Value::Null), "x")
+        .await
+        .unwrap();
+    assert_eq!(status(unsigned), 403);
+    let escape = handle(
+        &ctl,
+        get("user_1/../user_2/run-1.jpg", expires, &signature),
+        "x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(escape), 404);
+    // An expired link says so.
+    let past = chrono::Utc::now().timestamp() - 1;
+    let old = handle(
+        &ctl,
+        get(
+            "user_1/run-1.jpg",
+            past,
+            &signer.picture_signature(key, past),
+        ),
+        "x",
+    )
+    .await
+    .unwrap();
+    assert_eq!(status(old), 410);
+    // Not configured: nothing served.
+    let bare = Controller {
+        pictures: None,
+        ecs: s.ecs.clone(),
+        config: s.config.clone(),
+        users: Rows(vec![]),
+    };
+    let r = handle(&bare, get("user_1/run-1.jpg", expires, &signature), "x")
+        .await
+        .unwrap();
+    assert_eq!(status(r), 404);
+}
+
+/// The database URL comes from Secrets Manager (the `url` of a JSON secret, as the stack's
+/// database secret holds it), read at start; a missing secret or key stops the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_url_is_read_from_secrets_manager() {
+    let s = setup().await;
+    let sdk = s.moto.sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let create = |name: String, text: &str| {
+        let secrets = secrets.clone();
+        let text = text.to_string();
+        async move {
+            secrets
+                .create_secret()
+                .name(name)
+                .secret_string(text)
+                .send()
+                .await
+                .unwrap()
+                .arn()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let good = create(
+        unique("db"),
+        r#"{"url":"mysql://footfall_app:pw@db.internal:3306/footfall","engine":"mysql"}"#,
+    )
+    .await;
+    let no_url = create(unique("db"), r#"{"username":"x"}"#).await;
+    let mut config = s.config.clone();
+    assert_eq!(
+        controller_lambda::database_url(&config, &secrets)
+            .await
+            .unwrap(),
+        None
+    );
+    config.database_secret_arn = Some(good);
+    assert_eq!(
+        controller_lambda::database_url(&config, &secrets)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("mysql://footfall_app:pw@db.internal:3306/footfall")
+    );
+    config.database_secret_arn = Some(no_url);
+    let e = controller_lambda::database_url(&config, &secrets)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("\"url\""), "{e}");
+    config.database_secret_arn =
+        Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:gone".into());
+    let e = controller_lambda::database_url(&config, &secrets)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("DATABASE_SECRET_ARN"), "{e}");
+    // An explicit DATABASE_URL (local runs) wins and needs no secret.
+    config.database_url = Some("sqlite::memory:".into());
+    assert_eq!(
+        controller_lambda::database_url(&config, &secrets)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sqlite::memory:")
+    );
 }

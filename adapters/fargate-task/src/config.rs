@@ -23,6 +23,9 @@ pub struct TaskConfig {
     /// `CALLBACK_URL`: where API_GATEWAY results are POSTed (the EC2 FastAPI endpoint); unset or
     /// empty: the ad-hoc run only stores its result.
     pub callback_url: Option<String>,
+    /// `CALLBACK_SECRET_ARN`: the Secrets Manager secret whose text signs each callback body
+    /// (`Footfall-Signature`, HMAC-SHA256); required with `CALLBACK_URL`.
+    pub callback_secret_arn: Option<String>,
     /// `CALLBACK_TIMEOUT_SECONDS` (default 10) per attempt.
     pub callback_timeout: Duration,
     /// `NOTIFY_FUNCTION_NAME`: the notification Lambda (name or ARN).
@@ -39,6 +42,9 @@ pub struct TaskConfig {
     pub backoff: Backoff,
     /// `CSV_APPEND_ATTEMPTS` (default 30): conditional-write attempts of one CSV append.
     pub csv_append_attempts: u32,
+    /// `RESULT_RETENTION_DAYS` (default 365, 0 keeps all): CSV lines older than this are
+    /// dropped when the task appends to the file (the controller deletes the rows).
+    pub result_retention_days: u64,
     /// `FOOTFALL_SAMPLE_EVERY_SECS` (default 1): one sampled frame per this many seconds.
     pub sample_every: Duration,
     /// `WATCH_SECONDS` (default 60): the longest one counting attempt watches the stream,
@@ -74,6 +80,7 @@ impl TaskConfig {
             results_bucket: env.opt("RESULTS_BUCKET"),
             database_url: env.opt("DATABASE_URL"),
             callback_url: env.opt("CALLBACK_URL"),
+            callback_secret_arn: env.opt("CALLBACK_SECRET_ARN"),
             callback_timeout: Duration::from_secs(env.num("CALLBACK_TIMEOUT_SECONDS", 10)?.max(1)),
             notify_function: env.opt("NOTIFY_FUNCTION_NAME"),
             default_threshold: env
@@ -87,6 +94,7 @@ impl TaskConfig {
                 max: Duration::from_secs(30),
             },
             csv_append_attempts: env.num("CSV_APPEND_ATTEMPTS", 30)?.clamp(1, 200) as u32,
+            result_retention_days: env.num("RESULT_RETENTION_DAYS", 365)?,
             sample_every: Duration::from_secs_f64(every),
             watch: Duration::from_secs(env.num("WATCH_SECONDS", 60)?.clamp(5, 3600)),
             count_attempts: env.num("COUNT_ATTEMPTS", 2)?.clamp(1, 10) as u32,
@@ -120,10 +128,18 @@ impl TaskConfig {
                         );
                     }
                     None => {}
-                    Some(url) => match url::Url::parse(url) {
-                        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                        _ => return missing("CALLBACK_URL must be an http(s) URL"),
-                    },
+                    Some(url) => {
+                        match url::Url::parse(url) {
+                            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                            _ => return missing("CALLBACK_URL must be an http(s) URL"),
+                        }
+                        // The receiver accepts only signed results.
+                        if self.callback_secret_arn.is_none() {
+                            return missing(
+                                "CALLBACK_URL needs CALLBACK_SECRET_ARN (the key that signs each result)",
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -38,7 +38,12 @@ async fn main() -> ExitCode {
         }
     };
     let sdk = aws_config::load_from_env().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
     let deps = match TaskDeps::new(&sdk, config, counting, log.clone()) {
+        Ok(d) => d.load_callback_key(&secrets).await,
+        Err(e) => Err(e),
+    };
+    let deps = match deps {
         Ok(d) => d,
         Err(e) => {
             log.event(

@@ -1,6 +1,8 @@
 //! The `result` table (MySQL in AWS) as the job's [`ResultSink`], connecting on first use, so a
 //! database that is down when the task starts is retried by the job's backoff like any other
-//! failure, and API Gateway runs never connect.
+//! failure, and API Gateway runs never connect. The connection checks the schema and never
+//! migrates (the task's login has no DDL rights): `footfall db migrate` runs at deploy time, and
+//! until it has, each attempt fails with the error that says so.
 
 use std::time::Duration;
 

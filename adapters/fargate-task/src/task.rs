@@ -4,7 +4,8 @@
 use aws_sinks::callback::{HttpCallback, job_result};
 use aws_sinks::csv::S3CsvLog;
 use aws_sinks::notify::LambdaNotifier;
-use footfall_domain::sinks::{Callback, CsvLog, ResultSink};
+use aws_sinks::{S3Pictures, SigningKey};
+use footfall_domain::sinks::{Callback, CsvLog, PictureStore, ResultSink};
 use footfall_domain::{RunId, UserId};
 use footfall_job::{Counting, FailedAttempt, JobPolicy, JobRequest, JobSinks, Step, run_job};
 use footfall_runtime::Backoff;
@@ -29,6 +30,8 @@ pub struct TaskDeps {
     pub lambda: aws_sdk_lambda::Client,
     pub sns: aws_sdk_sns::Client,
     pub http: reqwest::Client,
+    /// Signs callback bodies (from `CALLBACK_SECRET_ARN`, see [`TaskDeps::load_callback_key`]).
+    pub callback_key: Option<SigningKey>,
     pub log: JsonLog,
 }
 
@@ -57,11 +60,33 @@ impl TaskDeps {
             lambda: aws_sdk_lambda::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             http,
+            callback_key: None,
             results,
             counting,
             config,
             log,
         })
+    }
+
+    /// Reads the callback signing key from Secrets Manager when the run posts a callback: at
+    /// start, so a missing or weak secret fails the task before it counts, not after.
+    pub async fn load_callback_key(
+        mut self,
+        secrets: &aws_sdk_secretsmanager::Client,
+    ) -> Result<Self, TaskError> {
+        if self.config.callback_url.is_none() {
+            return Ok(self);
+        }
+        let Some(arn) = &self.config.callback_secret_arn else {
+            return Ok(self);
+        };
+        let text = aws_sinks::secrets::read(secrets, arn, None)
+            .await
+            .map_err(|e| TaskError::Config(format!("CALLBACK_SECRET_ARN: {e}")))?;
+        let key = SigningKey::new(&text)
+            .map_err(|e| TaskError::Config(format!("CALLBACK_SECRET_ARN: {e}")))?;
+        self.callback_key = Some(key);
+        Ok(self)
     }
 }
 
@@ -142,12 +167,15 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
         d.s3.clone(),
         cfg.results_bucket.clone().unwrap_or_default(),
         cfg.csv_append_attempts,
-    );
+    )
+    .with_retention_days(cfg.result_retention_days);
     let callback = HttpCallback::new(
         d.http.clone(),
         cfg.callback_url.clone().unwrap_or_default(),
         p.source,
+        d.callback_key.clone(),
     );
+    let pictures = S3Pictures::new(d.s3.clone(), cfg.results_bucket.clone().unwrap_or_default());
     let notifier = LambdaNotifier::new(
         d.lambda.clone(),
         cfg.notify_function.clone(),
@@ -163,7 +191,8 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
     let sinks = JobSinks {
         results: stores.then_some(d.results.as_ref()),
         csv: stores.then_some(&csv as &dyn CsvLog),
-        pictures: None,
+        // The picture goes to S3 with the result; the alert and the row name its key.
+        pictures: stores.then_some(&pictures as &dyn PictureStore),
         callback: posts.then_some(&callback as &dyn Callback),
         notifier: &notifier,
         cooldown: &DelegatedCooldown,

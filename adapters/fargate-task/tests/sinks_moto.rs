@@ -45,9 +45,8 @@ fn record(run_id: &str, people: u32) -> ResultRecord {
     ResultRecord {
         run_id: RunId::parse(run_id).unwrap(),
         user_id: UserId::parse("user_1").unwrap(),
-        taken_at: chrono::DateTime::parse_from_rfc3339("2024-01-01T12:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc),
+        // Yesterday: inside the CSV's retention window.
+        taken_at: ResultRecord::normalise_time(chrono::Utc::now() - chrono::Duration::days(1)),
         people_count: Some(people),
         health: Health::Ok,
         frames: 10,
@@ -103,6 +102,43 @@ async fn csv_eight_concurrent_writers_keep_every_line() {
         body
     );
 
+    // Retention: lines taken more than RESULT_RETENTION_DAYS (365) ago go at the next append;
+    // the header, the recent lines and lines of unknown time stay.
+    let old_line = format!(
+        "run-old,{},user_1,9,ok,10,https://cdn.example.com/live.m3u8,\n",
+        (chrono::Utc::now() - chrono::Duration::days(366)).format("%Y-%m-%dT%H:%M:%SZ")
+    );
+    s3.put_object()
+        .bucket(&bucket)
+        .key(csv_key(&user))
+        .body(format!("{body}{old_line}").into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let fresh = record("run-new", 2);
+    assert_eq!(log.append_record(&fresh).await.unwrap(), Appended::Written);
+    let pruned = read_object(&s3, &bucket, &csv_key(&user)).await.unwrap();
+    assert_eq!(
+        pruned,
+        format!("{body}{}", footfall_domain::csv::result_csv_line(&fresh)),
+        "the year-old line is gone, nothing else"
+    );
+    // RESULT_RETENTION_DAYS=0 keeps every line.
+    s3.put_object()
+        .bucket(&bucket)
+        .key(csv_key(&user))
+        .body(format!("{pruned}{old_line}").into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let keep_all = S3CsvLog::new(s3.clone(), &bucket, 60).with_retention_days(0);
+    keep_all
+        .append_record(&record("run-new-2", 3))
+        .await
+        .unwrap();
+    let kept = read_object(&s3, &bucket, &csv_key(&user)).await.unwrap();
+    assert!(kept.contains(old_line.trim_end()), "{kept}");
+
     // A missing bucket is a clear error.
     let err = S3CsvLog::new(s3.clone(), "no-such-bucket-x", 3)
         .append_record(&records[0])
@@ -114,9 +150,9 @@ async fn csv_eight_concurrent_writers_keep_every_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callback_retries_times_out_and_reports_server_down() {
     let post = |client: &reqwest::Client, url: &str, body: &Value| {
-        let cb = HttpCallback::new(client.clone(), url, Source::ApiGateway);
-        let body = body.clone();
-        async move { cb.post(&body).await }
+        let cb = HttpCallback::new(client.clone(), url, Source::ApiGateway, None);
+        let body = serde_json::to_vec(body).unwrap();
+        async move { cb.post(body).await }
     };
     // 503 first, then 200: the body arrives (twice: once refused, once accepted).
     let (url, seen) = recording_http_server(vec![503, 200]).await;
@@ -195,6 +231,7 @@ fn notification(jpeg: &[u8]) -> NotificationPayload {
         },
         result: payloads::CountResult { people_count: 20 },
         processed_detection_image: base64::engine::general_purpose::STANDARD.encode(jpeg),
+        image_key: None,
     }
 }
 
@@ -491,7 +528,17 @@ async fn persistent_failures_exit_nonzero_and_notify_with_the_result() {
     let log = JsonLog::capture("run-77", "user_1");
     let deps = deps_for(
         &w,
-        config(&w, Source::ApiGateway, &[("CALLBACK_URL", down)]),
+        config(
+            &w,
+            Source::ApiGateway,
+            &[
+                ("CALLBACK_URL", down),
+                (
+                    "CALLBACK_SECRET_ARN",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:cb".into(),
+                ),
+            ],
+        ),
         counting(2, 0),
         log.clone(),
     );
@@ -545,33 +592,130 @@ async fn persistent_failures_exit_nonzero_and_notify_with_the_result() {
     assert_eq!((row.people_count, row.health), (None, Health::Unavailable));
 }
 
+const CALLBACK_SECRET: &str = "5d0c1f8e2a7b4c9d6e3f0a1b2c3d4e5f";
+
+/// A callback signing key in the world's Secrets Manager; its ARN.
+async fn callback_secret(w: &World, text: &str) -> String {
+    aws_sdk_secretsmanager::Client::new(&w.sdk)
+        .create_secret()
+        .name(unique("callback-key"))
+        .secret_string(text)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string()
+}
+
+/// The ad-hoc run's result reaches the receiver signed with the key from Secrets Manager, with
+/// the count, the stream's health and the annotated picture; the picture is also stored in S3
+/// under the key the result row names.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_gateway_run_posts_callback() {
+async fn api_gateway_run_posts_a_signed_callback_with_the_picture() {
+    use base64::Engine;
     let w = world().await;
-    let (url, seen) = recording_http_server(vec![500, 200]).await;
+    let (url, seen) = aws_testkit::recording_http_server_with_headers(vec![500, 200]).await;
+    let arn = callback_secret(&w, CALLBACK_SECRET).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&w.sdk);
     let deps = deps_for(
         &w,
         config(
             &w,
             Source::ApiGateway,
-            &[("CALLBACK_URL", format!("{url}/results"))],
+            &[
+                ("CALLBACK_URL", format!("{url}/results")),
+                ("CALLBACK_SECRET_ARN", arn),
+            ],
         ),
         counting(5, 0),
         JsonLog::capture("run-77", "user_1"),
-    );
+    )
+    .load_callback_key(&secrets)
+    .await
+    .unwrap();
     let report = run_task(&deps).await;
     assert_eq!(report.exit_code(), 0, "{report:?}");
-    let bodies = seen.lock().unwrap().clone();
-    assert_eq!(bodies.len(), 2);
-    let b: Value = serde_json::from_str(&bodies[1]).unwrap();
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2);
+    let accepted = &requests[1];
+    // The signature is over the exact bytes received, within the receiver's 5-minute window;
+    // another key does not verify it.
+    let header = accepted.header("footfall-signature").expect("signed");
+    let key = aws_sinks::SigningKey::new(CALLBACK_SECRET).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    key.verify_callback(header, accepted.body.as_bytes(), now, 300)
+        .unwrap();
+    let other = aws_sinks::SigningKey::new(&"x".repeat(32)).unwrap();
+    assert!(
+        other
+            .verify_callback(header, accepted.body.as_bytes(), now, 300)
+            .is_err()
+    );
+    let b: Value = serde_json::from_str(&accepted.body).unwrap();
     assert_eq!(b["user_id"], "user_1");
     assert_eq!(b["people_count"], 5);
     assert_eq!(b["source"], "API_GATEWAY");
+    assert_eq!(b["health"], "ok");
     assert_eq!(b["streaming_URL"], w.stream_url());
     assert!(b["DATE-TIME"].as_str().unwrap().ends_with('Z'));
-    // With a store configured the ad-hoc result is stored too, like a scheduled one.
+    let jpeg = base64::engine::general_purpose::STANDARD
+        .decode(b["processed_detection_image"].as_str().unwrap())
+        .unwrap();
+    // The stand-in counter's annotated picture, byte for byte.
+    assert_eq!(jpeg, shared_image("zidane.jpg"));
+    // With a store configured the ad-hoc result is stored too, picture included.
     assert_eq!(report.step("db"), Some(&Step::Done));
     assert_eq!(report.step("csv"), Some(&Step::Done));
+    assert_eq!(report.step("picture"), Some(&Step::Done));
+    assert_eq!(b["image_ref"], "pictures/user_1/run-77.jpg");
+    let row = rows(&w).await.into_iter().next().unwrap();
+    assert_eq!(row.image_ref.as_deref(), Some("pictures/user_1/run-77.jpg"));
+    let stored = s3_client(&w.sdk)
+        .get_object()
+        .bucket(&w.env["RESULTS_BUCKET"])
+        .key("pictures/user_1/run-77.jpg")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(stored.to_vec(), jpeg);
+}
+
+/// A weak or missing callback key stops the task at start, before it counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_key_problems_stop_the_task_at_start() {
+    let w = world().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&w.sdk);
+    let weak = callback_secret(&w, "short").await;
+    for (arn, expected) in [
+        (weak, "at least 32"),
+        (
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone".to_string(),
+            "GetSecretValue",
+        ),
+    ] {
+        let deps = deps_for(
+            &w,
+            config(
+                &w,
+                Source::ApiGateway,
+                &[
+                    ("CALLBACK_URL", "http://127.0.0.1:9/results".to_string()),
+                    ("CALLBACK_SECRET_ARN", arn),
+                ],
+            ),
+            counting(5, 0),
+            JsonLog::capture("run-77", "user_1"),
+        );
+        let e = deps.load_callback_key(&secrets).await.err().unwrap();
+        assert!(e.to_string().contains("CALLBACK_SECRET_ARN"), "{e}");
+        assert!(e.to_string().contains(expected), "{e}");
+    }
 }
 
 /// An empty CALLBACK_URL means "store only": the API already answered 202, so the task must
@@ -628,6 +772,19 @@ fn config_requires_the_sinks_of_the_source() {
         (payloads::TASK_PAYLOAD_ENV, local),
         ("CALLBACK_URL", "http://10.0.0.5/cb".to_string()),
     ]);
+    // A callback is signed: its URL comes with the key's secret.
+    env.insert("FOOTFALL_ALLOW_PRIVATE_STREAMS", "TRUE".to_string());
+    assert!(
+        from(&env)
+            .unwrap_err()
+            .to_string()
+            .contains("CALLBACK_SECRET_ARN")
+    );
+    env.insert(
+        "CALLBACK_SECRET_ARN",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:cb".to_string(),
+    );
+    env.remove("FOOTFALL_ALLOW_PRIVATE_STREAMS");
     assert!(
         from(&env)
             .unwrap_err()
@@ -696,6 +853,8 @@ fn drop_mysql_database(url: &str) {
 async fn eventbridge_run_writes_the_mysql_result_row_once() {
     let w = world().await;
     let url = mysql_database(&unique("footfall_task"));
+    // Tasks only check the schema: the deploy's explicit migration comes first.
+    results_store::Store::migrate(&url).await.unwrap();
     let deps = deps_for(
         &w,
         config(&w, Source::EventBridge, &[("DATABASE_URL", url.clone())]),
@@ -802,6 +961,7 @@ async fn mysql_restarted_during_the_retries_gets_each_row_once() {
     let mut db = PrivateMariaDb::start().unwrap_or_else(|e| panic!("{e}"));
     db.create_database("footfall").unwrap();
     let url = db.url("footfall");
+    results_store::Store::migrate(&url).await.unwrap();
     let settings = [
         ("RETRY_ATTEMPTS", "8".to_string()),
         ("RETRY_BASE_MS", "300".to_string()),

@@ -1,4 +1,4 @@
-//! The `footfall` subcommands `count`, `users` and `run-schedule`: clap argument groups and
+//! The `footfall` subcommands `count`, `users`, `run-schedule` and `db`: clap argument groups and
 //! their behaviour, over any [`PeopleCounter`] (the detector in the binary, a fixed counter in
 //! tests).
 
@@ -341,6 +341,66 @@ pub struct RunScheduleArgs {
     /// period share a run) and exit: for an external scheduler such as cron.
     #[arg(long)]
     pub once: bool,
+    /// Also serve the web pages, API and metrics (`footfall serve`) on this address, in this
+    /// process (not with --once).
+    #[arg(long, value_name = "ADDR", conflicts_with = "once")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// Token the web server requires on every route but /healthz (needed for any address
+    /// other than loopback).
+    #[arg(long, env = footfall_web::TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+/// `footfall serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on; anything but loopback needs --token.
+    #[arg(long, default_value = footfall_web::DEFAULT_BIND)]
+    pub bind: std::net::SocketAddr,
+    /// Token required on every route but /healthz (Authorization: Bearer, or /login?token=).
+    #[arg(long, env = footfall_web::TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl ServeArgs {
+    fn config(&self) -> footfall_web::ServeConfig {
+        serve_config(self.bind, &self.store, self.token.clone())
+    }
+}
+
+fn serve_config(
+    bind: std::net::SocketAddr,
+    store: &StoreArgs,
+    token: Option<String>,
+) -> footfall_web::ServeConfig {
+    footfall_web::ServeConfig {
+        // Pictures live in the data folder (a --db URL alone may still have one beside it).
+        data_dir: Some(store.data_dir.clone()),
+        token,
+        ..footfall_web::ServeConfig::new(bind)
+    }
+}
+
+/// Runs `footfall serve` until SIGTERM / SIGINT.
+pub async fn run_serve(args: &ServeArgs) -> Result<(), CliError> {
+    let config = args.config();
+    config
+        .check()
+        .map_err(|err| CliError::Usage(err.to_string()))?;
+    let store = args.store.connect().await?;
+    let (trigger, shutdown) = local_runner::shutdown::channel();
+    let signals = tokio::spawn(local_runner::shutdown::request_on_signals(trigger));
+    let served = footfall_web::serve(
+        store.clone(),
+        &config,
+        async move { shutdown.requested().await },
+    )
+    .await;
+    signals.abort();
+    store.close().await;
+    served.map_err(|err| CliError::Usage(err.to_string()))
 }
 
 /// Default sampling of scheduled jobs: 10 frames over 30 s, so an every-minute schedule never
@@ -389,6 +449,21 @@ pub async fn run_schedule(
         }
     };
     let store = args.store.connect().await?;
+    let (trigger, shutdown) = shutdown::channel();
+    // The web server binds before the first tick, so a taken port fails at once.
+    let server = match args.serve {
+        Some(bind) => {
+            let config = serve_config(bind, &args.store, args.token.clone());
+            let server = footfall_web::Server::bind(store.clone(), &config)
+                .await
+                .map_err(|err| CliError::Usage(err.to_string()))?;
+            let stop = shutdown.clone();
+            Some(tokio::spawn(
+                server.run(async move { stop.requested().await }),
+            ))
+        }
+        None => None,
+    };
     let wake = Arc::new(tokio::sync::Notify::new());
     // With a server, the job only queues its alert; the sender delivers it off the job's path.
     let (notifier, sender): (Arc<dyn Notifier>, Option<Arc<AlertSender>>) = match &mailer {
@@ -435,7 +510,6 @@ pub async fn run_schedule(
         notifier,
         config,
     );
-    let (trigger, shutdown) = shutdown::channel();
     let signals = tokio::spawn(shutdown::request_on_signals(trigger));
 
     let result = if args.once {
@@ -478,6 +552,13 @@ pub async fn run_schedule(
             }
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "alert outbox unreadable"),
+        }
+    }
+    if let Some(server) = server {
+        match server.await {
+            Ok(Err(error)) => tracing::error!(%error, "web server failed"),
+            Err(error) => tracing::error!(%error, "web server task failed"),
+            Ok(Ok(())) => {}
         }
     }
     signals.abort();
@@ -535,7 +616,9 @@ pub struct StoreArgs {
         global = true
     )]
     pub data_dir: PathBuf,
-    /// Database URL: sqlite://PATH or mysql://USER:PASS@HOST/DB. Default: sqlite in --data-dir.
+    /// Database URL: sqlite://PATH or
+    /// mysql://USER:PASS@HOST/DB[?ssl-mode=VERIFY_IDENTITY&ssl-ca=CA.pem]. Default: sqlite in
+    /// --data-dir.
     #[arg(long, env = "FOOTFALL_DB", global = true)]
     pub db: Option<String>,
 }
@@ -547,12 +630,52 @@ impl StoreArgs {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("footfall.db").display()))
     }
 
+    /// Opens the database: SQLite migrates on open; MySQL only checks the schema (`footfall db
+    /// migrate` with an admin login applies migrations there).
     pub async fn connect(&self) -> Result<Store, CliError> {
         if self.db.is_none() {
             std::fs::create_dir_all(&self.data_dir)?;
         }
         Ok(Store::connect(&self.database_url()).await?)
     }
+}
+
+/// `footfall db ...`: the database schema.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum DbAction {
+    /// Apply the migrations this build brings. MySQL: run once per deploy with an admin login
+    /// (CREATE, ALTER, DROP, INDEX); the application's login cannot, and its connections only
+    /// check the schema. SQLite files also migrate when opened.
+    Migrate,
+}
+
+/// Runs `footfall db ...`, printing each applied migration, then the schema's version.
+pub async fn run_db(args: &DbArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    match args.action {
+        DbAction::Migrate => {
+            if args.store.db.is_none() {
+                std::fs::create_dir_all(&args.store.data_dir)?;
+            }
+            let report = Store::migrate(&args.store.database_url()).await?;
+            for migration in &report.applied {
+                writeln!(
+                    out,
+                    "applied {} {}",
+                    migration.version, migration.description
+                )?;
+            }
+            writeln!(out, "schema up to date (version {})", report.version)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Args)]

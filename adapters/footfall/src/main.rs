@@ -1,9 +1,11 @@
 //! `footfall`: the local runner. Counts people in images and streams on one machine.
 
 mod count;
+mod db;
 mod detect;
 mod model_args;
 mod run_schedule;
+mod serve;
 mod users;
 mod weights;
 
@@ -38,6 +40,10 @@ enum Command {
     RunSchedule(run_schedule::RunScheduleArgs),
     /// The weights manifest and cache: list, import a file (checksum-verified).
     Weights(weights::WeightsArgs),
+    /// The database schema: `db migrate` (MySQL: once per deploy, with an admin login).
+    Db(db::DbArgs),
+    /// Web pages, a JSON API and Prometheus metrics over the results (loopback by default).
+    Serve(serve::ServeArgs),
 }
 
 impl Command {
@@ -49,7 +55,9 @@ impl Command {
             Command::Users(args) => {
                 matches!(args.action, footfall::cli::UsersAction::List { json: true })
             }
-            Command::RunSchedule(_) | Command::Weights(_) => false,
+            Command::RunSchedule(_) | Command::Weights(_) | Command::Db(_) | Command::Serve(_) => {
+                false
+            }
         }
     }
 }
@@ -92,6 +100,8 @@ fn main() -> ExitCode {
         Command::Users(args) => users::run(args),
         Command::RunSchedule(args) => run_schedule::run(args),
         Command::Weights(args) => weights::run(args),
+        Command::Db(args) => db::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

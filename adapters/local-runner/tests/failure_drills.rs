@@ -138,6 +138,7 @@ async fn database_stopped_mid_tick_results_are_spooled_and_stored_once_after_res
     let db = PrivateMariaDb::start().unwrap_or_else(|e| panic!("{e}"));
     db.create_database("footfall").unwrap();
     let url = db.url("footfall");
+    Store::migrate(&url).await.unwrap();
     let db = Arc::new(Mutex::new(db));
     let store = Store::connect_with_timeout(&url, Duration::from_secs(2))
         .await

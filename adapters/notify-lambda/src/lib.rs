@@ -6,8 +6,10 @@
 //! `Monitoring_status`, decode and check the JPEG (magic, end marker, dimensions), claim the
 //! per-user cooldown (a small state object `alerts/{user_id}/cooldown.json` written with
 //! `If-None-Match`/`If-Match`, so concurrent invocations cannot both alert), store
-//! `alerts/{user_id}/{DATE-TIME}.jpg`, make sure the user's email is subscribed with a filter on
-//! its `user_id` ([`subscription`]), publish to SNS with a presigned link and the `user_id`
+//! `alerts/{user_id}/{DATE-TIME}.jpg` (or read the picture the task stored,
+//! `pictures/{user_id}/{run_id}.jpg`), make sure the user's email is subscribed with a filter on
+//! its `user_id` ([`subscription`]), publish to SNS with a signed picture link (or a presigned S3
+//! URL, with the lifetime it really has) and the `user_id`
 //! attribute, and mark the alert published. A retry of the same alert (same `DATE-TIME`) resumes
 //! instead of being throttled.
 
@@ -15,10 +17,12 @@ pub mod subscription;
 
 use std::time::Duration;
 
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sinks::cas::{Cas, Settled, compare_and_set};
+use aws_sinks::signing::SigningKey;
 use chrono::{DateTime, Utc};
 use footfall_domain::{AlertDecision, AlertInput, decide};
 use footfall_runtime::env::{ALLOW_PRIVATE_STREAMS, ConfigError, Env};
@@ -55,9 +59,20 @@ pub struct NotifyConfig {
     pub default_threshold: u32,
     /// `ALERT_COOLDOWN_SECONDS` (default 3600): at most one alert per user in this window.
     pub cooldown: Duration,
-    /// `PRESIGN_EXPIRY_SECONDS` (default 86400, at most 7 days).
+    /// `PICTURE_LINK_BASE`: the API stage URL (`https://{api}/{stage}`; links are
+    /// `{base}/pictures/{user_id}/{run_id}.jpg?...`). With
+    /// `LINK_SECRET_ARN`, emails carry links signed by this Lambda and checked by the API, valid
+    /// for `link_lifetime` whatever the credentials that signed them (see `aws_sinks::signing`).
+    pub picture_link_base: Option<String>,
+    /// `LINK_SECRET_ARN`: the Secrets Manager secret holding the link signing key.
+    pub link_secret_arn: Option<String>,
+    /// `PICTURE_LINK_DAYS` (default 30, at most 365, the bucket's retention).
+    pub link_lifetime: Duration,
+    /// `PRESIGN_EXPIRY_SECONDS` (default 86400, at most 7 days): without a link base, emails
+    /// carry a presigned S3 URL, valid for this long or until this Lambda's role credentials
+    /// expire, whichever is first; the email states the lifetime it really has.
     pub presign_expiry: Duration,
-    /// `MAX_IMAGE_BYTES` (default 5 MiB) decoded JPEG size limit.
+    /// `MAX_IMAGE_BYTES` (default 16 MiB) JPEG size limit (a 4K frame's JPEG is a few MB).
     pub max_image_bytes: usize,
     /// `MAX_IMAGE_DIMENSION` (default 8192) pixels per side.
     pub max_dimension: u32,
@@ -78,8 +93,28 @@ impl NotifyConfig {
     pub fn from_config(env: &Env<'_>) -> Result<Self, NotifyError> {
         let cfg = |e: ConfigError| NotifyError::Config(e.to_string());
         let num = |k: &str, d: u64| env.num(k, d).map_err(cfg);
-        let max_image_bytes = num("MAX_IMAGE_BYTES", 5 * 1024 * 1024)? as usize;
+        let max_image_bytes = num("MAX_IMAGE_BYTES", 16 * 1024 * 1024)? as usize;
+        let picture_link_base = env.opt("PICTURE_LINK_BASE");
+        let link_secret_arn = env.opt("LINK_SECRET_ARN");
+        if picture_link_base.is_some() != link_secret_arn.is_some() {
+            return Err(NotifyError::Config(
+                "PICTURE_LINK_BASE and LINK_SECRET_ARN are set together (signed links need both)"
+                    .into(),
+            ));
+        }
+        if let Some(base) = &picture_link_base {
+            if !base.starts_with("https://") && !base.starts_with("http://") {
+                return Err(NotifyError::Config(
+                    "PICTURE_LINK_BASE must be an http(s) URL".into(),
+                ));
+            }
+        }
         Ok(Self {
+            picture_link_base,
+            link_secret_arn,
+            link_lifetime: Duration::from_secs(
+                num("PICTURE_LINK_DAYS", 30)?.clamp(1, 365) * 86_400,
+            ),
             bucket: env.req("ALERT_BUCKET").map_err(cfg)?,
             topic_arn: env.req("ALERT_TOPIC_ARN").map_err(cfg)?,
             default_threshold: num("ALERT_THRESHOLD", 15)?.min(u64::from(u32::MAX)) as u32,
@@ -102,6 +137,10 @@ pub struct Notifier {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
     pub config: NotifyConfig,
+    /// Signs picture links (with `config.picture_link_base`); read from `LINK_SECRET_ARN`.
+    pub link_key: Option<SigningKey>,
+    /// The credentials presigned URLs are made with, to state how long such a URL lives.
+    pub credentials: Option<SharedCredentialsProvider>,
 }
 
 impl Notifier {
@@ -116,7 +155,69 @@ impl Notifier {
             s3,
             sns: aws_sdk_sns::Client::new(sdk),
             config,
+            link_key: None,
+            credentials: sdk.credentials_provider(),
         }
+    }
+
+    /// With the key that signs picture links.
+    pub fn with_link_key(mut self, key: SigningKey) -> Self {
+        self.link_key = Some(key);
+        self
+    }
+
+    /// Reads the link signing key from `LINK_SECRET_ARN` when links are configured. Called at
+    /// start, so a missing or weak secret stops the Lambda's init, loudly, not an alert.
+    pub async fn load_link_key(
+        self,
+        secrets: &aws_sdk_secretsmanager::Client,
+    ) -> Result<Self, NotifyError> {
+        let Some(arn) = self.config.link_secret_arn.clone() else {
+            return Ok(self);
+        };
+        let text = aws_sinks::secrets::read(secrets, &arn, None)
+            .await
+            .map_err(|e| NotifyError::Config(e.to_string()))?;
+        let key = SigningKey::new(&text)
+            .map_err(|e| NotifyError::Config(format!("LINK_SECRET_ARN: {e}")))?;
+        Ok(self.with_link_key(key))
+    }
+
+    /// The link the email carries for a stored picture, and how long it stays valid.
+    async fn picture_link(&self, key: &str) -> Result<(String, Duration), NotifyError> {
+        let cfg = &self.config;
+        if let (Some(base), Some(signer)) = (&cfg.picture_link_base, &self.link_key) {
+            let expires = Utc::now().timestamp()
+                + i64::try_from(cfg.link_lifetime.as_secs()).unwrap_or(i64::MAX / 2);
+            return Ok((signer.picture_link(base, key, expires), cfg.link_lifetime));
+        }
+        // A presigned URL is dead once the credentials that signed it expire (a role
+        // session's), so the lifetime stated is the shorter of the two.
+        let mut lifetime = cfg.presign_expiry;
+        if let Some(provider) = &self.credentials {
+            use aws_credential_types::provider::ProvideCredentials;
+            if let Ok(creds) = provider.provide_credentials().await {
+                if let Some(left) = creds
+                    .expiry()
+                    .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+                {
+                    lifetime = lifetime.min(left);
+                }
+            }
+        }
+        let presign = PresigningConfig::expires_in(lifetime.max(Duration::from_secs(1)))
+            .map_err(|e| NotifyError::Config(format!("presign expiry: {e}")))?;
+        let url = self
+            .s3
+            .get_object()
+            .bucket(&cfg.bucket)
+            .key(key)
+            .presigned(presign)
+            .await
+            .map_err(|e| s3_err("presign GetObject", key, e))?
+            .uri()
+            .to_string();
+        Ok((url, lifetime))
     }
 }
 
@@ -128,6 +229,8 @@ pub enum Outcome {
         message_id: String,
         image_key: String,
         image_url: String,
+        /// How long `image_url` stays valid, in seconds (what the email says).
+        link_valid_s: u64,
     },
     /// Not an alert (below threshold, monitoring off, in cooldown, or already sent).
     Skipped { reason: String },
@@ -335,7 +438,16 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
             ),
         });
     }
-    let image = p.decode_image()?;
+    // The picture: stored by the task (read back, to check it and to know its size), or inline
+    // (senders of the original contract), stored here.
+    let (image, key, stored) = match &p.image_key {
+        Some(key) => (get_picture(n, key).await?, key.clone(), true),
+        None => (
+            p.decode_image()?,
+            image_key(&p.user_id, &p.date_time),
+            false,
+        ),
+    };
     let (w, h) = check_jpeg(&image, cfg.max_image_bytes, cfg.max_dimension)?;
     let now: DateTime<Utc> = DateTime::parse_from_rfc3339(&p.date_time)
         .map_err(|e| PayloadError::invalid("DATE-TIME", e.to_string()))?
@@ -366,26 +478,17 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
         Settled::Stopped { etag, .. } | Settled::Written { etag, .. } => etag,
     };
 
-    let key = image_key(&p.user_id, &p.date_time);
-    n.s3.put_object()
-        .bucket(&cfg.bucket)
-        .key(&key)
-        .content_type("image/jpeg")
-        .body(ByteStream::from(image))
-        .send()
-        .await
-        .map_err(|e| s3_err("PutObject", &key, e))?;
-    let presign = PresigningConfig::expires_in(cfg.presign_expiry)
-        .map_err(|e| NotifyError::Config(format!("presign expiry: {e}")))?;
-    let url =
-        n.s3.get_object()
+    if !stored {
+        n.s3.put_object()
             .bucket(&cfg.bucket)
             .key(&key)
-            .presigned(presign)
+            .content_type("image/jpeg")
+            .body(ByteStream::from(image))
+            .send()
             .await
-            .map_err(|e| s3_err("presign GetObject", &key, e))?
-            .uri()
-            .to_string();
+            .map_err(|e| s3_err("PutObject", &key, e))?;
+    }
+    let (url, lifetime) = n.picture_link(&key).await?;
 
     // The user's own subscription, filtered to their alerts. A failure here is logged: the
     // alert still goes to the topic, where an existing subscription receives it.
@@ -398,7 +501,7 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
             "alert subscription could not be checked"),
     }
 
-    let (subject, message) = email_text(p, threshold, &url, cfg.presign_expiry, (w, h));
+    let (subject, message) = email_text(p, threshold, &url, lifetime, (w, h));
     let attr = |v: &str| {
         MessageAttributeValue::builder()
             .data_type("String")
@@ -447,7 +550,47 @@ pub async fn notify(n: &Notifier, p: &NotificationPayload) -> Result<Outcome, No
         message_id,
         image_key: key,
         image_url: url,
+        link_valid_s: lifetime.as_secs(),
     })
+}
+
+/// A picture the task stored (`pictures/{user_id}/{run_id}.jpg`, checked by the payload's
+/// parser to belong to the payload's user), size-bounded before it is read.
+async fn get_picture(n: &Notifier, key: &str) -> Result<Vec<u8>, NotifyError> {
+    let out =
+        n.s3.get_object()
+            .bucket(&n.config.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| s3_err("GetObject", key, e))?;
+    let size = out.content_length().unwrap_or(0).max(0) as usize;
+    if size > n.config.max_image_bytes {
+        return Err(PayloadError::TooLarge {
+            field: "image_key".into(),
+            size,
+            limit: n.config.max_image_bytes,
+        }
+        .into());
+    }
+    let bytes = out.body.collect().await.map_err(|e| NotifyError::S3 {
+        op: "GetObject",
+        key: key.to_string(),
+        message: e.to_string(),
+    })?;
+    Ok(bytes.into_bytes().to_vec())
+}
+
+/// A lifetime as people read it: "30 days", "12 h", "45 min".
+pub fn lifetime_text(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 2 * 86_400 {
+        format!("{} days", s / 86_400)
+    } else if s >= 3600 {
+        format!("{} h", s / 3600)
+    } else {
+        format!("{} min", (s / 60).max(1))
+    }
 }
 
 /// Subject and body of the alert email.
@@ -462,13 +605,13 @@ pub fn email_text(
         "Footfall alert: {} people for {}",
         p.result.people_count, p.user_id
     );
-    let hours = expiry.as_secs() / 3600;
+    let valid = lifetime_text(expiry);
     let message = format!(
         "Footfall alert for {user}\n\n\
          People counted: {count} (alert threshold {threshold})\n\
          Time (UTC): {time}\n\
          Stream: {stream}\n\n\
-         Detection image ({w}x{h}, link valid for {hours} h):\n{url}\n\n\
+         Detection image ({w}x{h}, link valid for {valid}):\n{url}\n\n\
          You receive this because monitoring is on for {email}.\n",
         user = p.user_id,
         count = p.result.people_count,
@@ -521,6 +664,7 @@ mod tests {
             },
             result: payloads::CountResult { people_count: 9 },
             processed_detection_image: String::new(),
+            image_key: None,
         };
         let last = serde_json::to_vec(&CooldownState {
             date_time: "2026-11-30T10:00:00Z".into(),

@@ -262,6 +262,8 @@ async fn sns_down_fails_the_invocation_and_the_retry_sends_once() {
                 .build(),
         ),
         config: s.n.config.clone(),
+        link_key: None,
+        credentials: None,
     };
     let event = payload("user_1", "2024-01-01T12:00:00Z", 20, &jpeg);
     let error = handle(&broken, event.clone()).await.unwrap_err();
@@ -415,4 +417,179 @@ async fn each_alert_reaches_its_own_users_subscription_and_no_other() {
         .await
         .unwrap();
     assert_eq!(email_subscriptions(&s).await.len(), 2);
+}
+
+const LINK_SECRET: &str = "b2f1c7e04d9a3f6e8b1c2d3e4f5a6b7c";
+
+/// A 4K frame's annotated JPEG: a shared photo scaled to 3840x2160.
+fn jpeg_4k() -> Vec<u8> {
+    let photo = image::load_from_memory(&shared_image("bus.jpg")).unwrap();
+    let big = photo.resize_exact(3840, 2160, image::imageops::FilterType::Triangle);
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&big.to_rgb8())
+        .unwrap();
+    out
+}
+
+/// The task stores the picture and sends its key: a 4K frame's JPEG (far over the 256 KiB
+/// asynchronous-invoke limit) alerts, and the email links to it through the API's signed route,
+/// valid for PICTURE_LINK_DAYS whatever the credentials of the Lambda that signed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_4k_picture_alerts_by_key_with_a_signed_link() {
+    let s = setup(15).await;
+    let sdk = s.moto.sdk_config().await;
+    let jpeg = jpeg_4k();
+    assert_eq!(check_jpeg(&jpeg, 16 << 20, 8192).unwrap(), (3840, 2160));
+    assert!(jpeg.len() > 256 * 1024, "{} bytes", jpeg.len());
+    let key = "pictures/user_1/run-4k.jpg";
+    s.n.s3
+        .put_object()
+        .bucket(&s.n.config.bucket)
+        .key(key)
+        .body(jpeg.clone().into())
+        .send()
+        .await
+        .unwrap();
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let arn = secrets
+        .create_secret()
+        .name(unique("link-key"))
+        .secret_string(LINK_SECRET)
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let mut config = s.n.config.clone();
+    config.picture_link_base = Some("https://api.example/v1".into());
+    config.link_secret_arn = Some(arn);
+    let n = Notifier::new(&sdk, config)
+        .load_link_key(&secrets)
+        .await
+        .unwrap();
+
+    let mut event = payload("user_1", "2024-01-01T12:00:00Z", 20, b"");
+    event
+        .as_object_mut()
+        .unwrap()
+        .remove("processed_detection_image");
+    event["image_key"] = json!(key);
+    event["run_id"] = json!("run-4k");
+    let out = handle(&n, event.clone()).await.unwrap();
+    assert_eq!(out["status"], "sent", "{out}");
+    assert_eq!(out["image_key"], key);
+    assert_eq!(out["link_valid_s"], 30 * 86_400);
+    let url = out["image_url"].as_str().unwrap();
+    let rest = url
+        .strip_prefix("https://api.example/v1/pictures/user_1/run-4k.jpg?expires=")
+        .unwrap_or_else(|| panic!("{url}"));
+    let (expires, signature) = rest.split_once("&signature=").unwrap();
+    let expires: i64 = expires.parse().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    assert!((expires - now - 30 * 86_400).abs() < 60, "{expires}");
+    let signer = aws_sinks::SigningKey::new(LINK_SECRET).unwrap();
+    signer.verify_picture(key, expires, signature, now).unwrap();
+    let sent = s.moto.sns_sent(&n.config.topic_arn).await;
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].1.contains("(3840x2160, link valid for 30 days)"),
+        "{}",
+        sent[0].1
+    );
+    assert!(sent[0].1.contains(url));
+    // The picture was not copied under alerts/.
+    assert!(
+        object(&s, &image_key("user_1", "2024-01-01T12:00:00Z"))
+            .await
+            .is_none()
+    );
+
+    // Another user's picture cannot be named; a missing picture fails the invocation (Lambda
+    // retries it) instead of mailing a dead link.
+    let mut other = event.clone();
+    other["user_id"] = json!("user_2");
+    let e = handle(&n, other).await.unwrap_err();
+    assert!(
+        matches!(e, NotifyError::BadPayload(ref p) if p.field() == "image_key"),
+        "{e}"
+    );
+    let mut missing = payload("user_3", "2024-01-01T12:00:00Z", 20, b"");
+    missing
+        .as_object_mut()
+        .unwrap()
+        .remove("processed_detection_image");
+    missing["image_key"] = json!("pictures/user_3/gone.jpg");
+    let e = handle(&n, missing).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            NotifyError::S3 {
+                op: "GetObject",
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
+
+/// Without a link route, the email carries a presigned S3 URL and states the lifetime it really
+/// has; a weak or missing link secret stops the Lambda at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_secret_problems_stop_the_start() {
+    let s = setup(15).await;
+    let sdk = s.moto.sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let weak = secrets
+        .create_secret()
+        .name(unique("weak"))
+        .secret_string("hunter2")
+        .send()
+        .await
+        .unwrap()
+        .arn()
+        .unwrap()
+        .to_string();
+    let mut config = s.n.config.clone();
+    config.picture_link_base = Some("https://api.example/v1".into());
+    config.link_secret_arn = Some(weak);
+    let e = Notifier::new(&sdk, config.clone())
+        .load_link_key(&secrets)
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("at least 32"), "{e}");
+    config.link_secret_arn =
+        Some("arn:aws:secretsmanager:us-east-1:123456789012:secret:none".into());
+    let e = Notifier::new(&sdk, config)
+        .load_link_key(&secrets)
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("GetSecretValue"), "{e}");
+    // One without the other is refused by the configuration.
+    let e = NotifyConfig::from_lookup(|k| match k {
+        "ALERT_BUCKET" => Some("b".into()),
+        "ALERT_TOPIC_ARN" => Some("t".into()),
+        "PICTURE_LINK_BASE" => Some("https://api.example/v1".into()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("LINK_SECRET_ARN"), "{e}");
+    // The presigned fallback (moto's static credentials do not expire): the configured day.
+    let out = handle(
+        &s.n,
+        payload(
+            "user_1",
+            "2024-01-01T12:00:00Z",
+            20,
+            &shared_image("bus.jpg"),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["link_valid_s"], 86_400, "{out}");
+    let sent = s.moto.sns_sent(&s.n.config.topic_arn).await;
+    assert!(sent[0].1.contains("link valid for 24 h"), "{}", sent[0].1);
 }

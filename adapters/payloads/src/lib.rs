@@ -464,7 +464,14 @@ pub struct NotificationPayload {
     pub date_time: String,
     pub config: NotificationConfig,
     pub result: CountResult,
+    /// The picture inline (base64 JPEG, the original contract); empty when `image_key` is set.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub processed_detection_image: String,
+    /// The picture already stored by the task in the results bucket
+    /// ([`picture_key`]): how the task sends it, so no picture size meets the 256 KiB
+    /// asynchronous-invoke limit. Exactly one of the two is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_key: Option<String>,
 }
 
 impl NotificationPayload {
@@ -492,14 +499,14 @@ impl NotificationPayload {
             .as_object()
             .ok_or_else(|| PayloadError::invalid("event", "must be a JSON object"))?;
         let img = match obj.get("processed_detection_image") {
-            Some(Value::String(s)) => s,
+            Some(Value::String(s)) => s.as_str(),
+            None | Some(Value::Null) => "",
             Some(_) => {
                 return Err(PayloadError::invalid(
                     "processed_detection_image",
                     "must be a base64 string",
                 ));
             }
-            None => return Err(PayloadError::missing("processed_detection_image")),
         };
         if img.len() > policy.max_image_base64_len {
             return Err(PayloadError::TooLarge {
@@ -508,11 +515,35 @@ impl NotificationPayload {
                 limit: policy.max_image_base64_len,
             });
         }
-        if img.is_empty() {
-            return Err(PayloadError::invalid("processed_detection_image", "empty"));
-        }
         let user_id = get_str(obj, "", "user_id")?;
         validate::user_id("user_id", &user_id)?;
+        let image_key = match obj.get("image_key") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                let key = get_str(obj, "", "image_key")?;
+                if !is_picture_key_of(&key, &user_id) {
+                    return Err(PayloadError::invalid(
+                        "image_key",
+                        format!("must be {PICTURE_PREFIX}{user_id}/RUN_ID.jpg"),
+                    ));
+                }
+                Some(key)
+            }
+        };
+        match (img.is_empty(), &image_key) {
+            (true, None) => {
+                return Err(PayloadError::missing(
+                    "processed_detection_image (or image_key)",
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(PayloadError::invalid(
+                    "image_key",
+                    "send processed_detection_image or image_key, not both",
+                ));
+            }
+            _ => {}
+        }
         let run_id = match obj.get("run_id") {
             None | Some(Value::Null) => None,
             Some(_) => {
@@ -547,7 +578,8 @@ impl NotificationPayload {
             date_time,
             config,
             result: CountResult { people_count },
-            processed_detection_image: img.clone(),
+            processed_detection_image: img.to_string(),
+            image_key,
         })
     }
 
@@ -578,6 +610,43 @@ pub fn validate_date_time(field: &str, v: &str) -> Result<(), PayloadError> {
 /// Format a UTC time the way `DATE-TIME` wants it.
 pub fn format_date_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Where run pictures live in the results bucket (the notification Lambda reads only below it).
+pub const PICTURE_PREFIX: &str = "pictures/";
+
+/// The key of a run's picture, `pictures/{user_id}/{run_id}.jpg`. User and run ids are
+/// restricted to `[A-Za-z0-9_.:-]` by the domain, so the key needs no escaping.
+pub fn picture_key(user_id: &str, run_id: &str) -> String {
+    format!("{PICTURE_PREFIX}{user_id}/{run_id}.jpg")
+}
+
+/// Whether `key` is a picture key of `user_id`: a payload cannot point at another user's
+/// picture, or at anything outside `pictures/`.
+pub fn is_picture_key_of(key: &str, user_id: &str) -> bool {
+    key.strip_prefix(PICTURE_PREFIX)
+        .and_then(|rest| rest.strip_prefix(user_id))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|name| name.strip_suffix(".jpg"))
+        .is_some_and(|run| !run.starts_with('.') && footfall_domain::RunId::parse(run).is_ok())
+}
+
+/// The body POSTed to an ad-hoc run's callback URL: the [`JobResult`] fields, the stream's
+/// health, and the annotated picture of the busiest frame (base64 JPEG, as the original
+/// receiver reads it; absent when no frame could be annotated). Signed with
+/// `Footfall-Signature` (see `aws_sinks::signing`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CallbackBody {
+    #[serde(flatten)]
+    pub result: JobResult,
+    /// `ok`, `ended_early`, `stalled`, `unavailable`, ... (the stored `result.health`).
+    pub health: String,
+    /// Where the picture is stored (`pictures/{user_id}/{run_id}.jpg` in the results bucket),
+    /// when the run stores its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processed_detection_image: Option<String>,
 }
 
 /// The result of one job: the callback body, the CSV line and the database row.

@@ -431,3 +431,68 @@ fn hostile_nesting_control_characters_and_loopback_urls_are_refused() {
         assert_eq!(e.field(), "streaming_URL", "{url} -> {e}");
     }
 }
+
+#[test]
+fn notification_by_picture_key() {
+    let mut v = notification("");
+    v.as_object_mut()
+        .unwrap()
+        .remove("processed_detection_image");
+    v["image_key"] = json!("pictures/user_1/run-1.jpg");
+    let n = NotificationPayload::parse(&v, &policy()).unwrap();
+    assert_eq!(n.image_key.as_deref(), Some("pictures/user_1/run-1.jpg"));
+    assert!(n.processed_detection_image.is_empty());
+    assert_eq!(serde_json::to_value(&n).unwrap(), v);
+    // Another user's picture, or anything outside pictures/, is refused.
+    for key in [
+        "pictures/user_2/run-1.jpg",
+        "alerts/user_1/run-1.jpg",
+        "pictures/user_1/../user_2/run-1.jpg",
+        "pictures/user_1/run-1.png",
+    ] {
+        v["image_key"] = json!(key);
+        assert_eq!(
+            NotificationPayload::parse(&v, &policy())
+                .unwrap_err()
+                .field(),
+            "image_key",
+            "{key}"
+        );
+    }
+    // Both, or neither.
+    let mut both = notification("AAAA");
+    both["image_key"] = json!("pictures/user_1/run-1.jpg");
+    assert_eq!(
+        NotificationPayload::parse(&both, &policy())
+            .unwrap_err()
+            .field(),
+        "image_key"
+    );
+    let neither = notification("");
+    assert!(
+        NotificationPayload::parse(&neither, &policy())
+            .unwrap_err()
+            .field()
+            .starts_with("processed_detection_image")
+    );
+}
+
+#[test]
+fn picture_keys_stay_in_their_users_folder() {
+    let key = picture_key("u1", "run-7");
+    assert_eq!(key, "pictures/u1/run-7.jpg");
+    assert!(is_picture_key_of(&key, "u1"));
+    assert!(!is_picture_key_of(&key, "u"));
+    assert!(!is_picture_key_of(&key, "u2"));
+    for bad in [
+        "pictures/u1/../u2/r.jpg",
+        "pictures/u1/r.png",
+        "pictures/u1/.jpg",
+        "pictures/u1/..jpg",
+        "alerts/u1/r.jpg",
+        "pictures/u1/a/b.jpg",
+        "pictures/u1/r r.jpg",
+    ] {
+        assert!(!is_picture_key_of(bad, "u1"), "{bad}");
+    }
+}

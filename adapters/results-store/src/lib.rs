@@ -1,6 +1,11 @@
 //! Users (`config` table), job results (`result`), the alert cooldown (`alert_cooldown`) and the
 //! alert outbox (`alert_outbox`) in SQLite or MySQL/MariaDB through sqlx, with one set of
-//! portable migrations (`migrations/`) applied on connect.
+//! portable migrations (`migrations/`).
+//!
+//! SQLite files (one user's local data folder) migrate on open. MySQL connections only check
+//! that the schema is current: there the application's login has no DDL rights, and
+//! [`Store::migrate`] (`footfall db migrate`) applies migrations with an admin login, once per
+//! deploy rather than on every connection.
 //!
 //! The same SQL text runs on both databases (`?` placeholders, no upserts, integer flags); each
 //! query is dispatched to a typed pool because sqlx's `Any` driver cannot decode booleans or
@@ -10,7 +15,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{
+    MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions, MySqlSslMode,
+};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 pub mod spool;
@@ -30,14 +37,39 @@ pub enum StoreError {
         "unsupported database URL `{0}`: use sqlite://PATH, sqlite::memory: or mysql://USER:PASS@HOST:PORT/DB"
     )]
     UnsupportedUrl(String),
-    #[error("could not connect to {backend} database: {source}")]
+    #[error("could not connect to {backend} database: {source}{hint}")]
     Connect {
         backend: Backend,
         #[source]
         source: sqlx::Error,
+        /// What to change when the cause is a usual one (TLS), else empty.
+        hint: &'static str,
     },
-    #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database migration failed: {source}{hint}")]
+    Migrate {
+        #[source]
+        source: sqlx::migrate::MigrateError,
+        /// What to change when the cause is a usual one (no DDL rights), else empty.
+        hint: &'static str,
+    },
+    /// A MySQL database without every migration of this build (connections do not migrate).
+    #[error(
+        "the database schema is {} but this build needs version {needed} (missing: {missing}): \
+         run `footfall db migrate --db URL` with an admin login",
+        .found.map_or_else(|| "not migrated (no _sqlx_migrations table)".to_string(), |v| format!("at version {v}"))
+    )]
+    SchemaBehind {
+        /// The newest version applied, `None` when the database was never migrated.
+        found: Option<i64>,
+        needed: i64,
+        missing: String,
+    },
+    /// An applied migration that differs from this build's: migrating cannot repair it.
+    #[error(
+        "the database schema does not match this build: migration {version} {problem}; \
+         `footfall db migrate` will not change an applied migration, repair the schema by hand"
+    )]
+    SchemaMismatch { version: i64, problem: String },
     #[error("database query failed: {0}")]
     Query(#[from] sqlx::Error),
     #[error("user `{0}` already exists")]
@@ -198,10 +230,12 @@ macro_rules! on_pool {
 }
 
 mod outbox;
+mod schema;
 
 pub use outbox::{OutboxAlert, OutboxCounts};
+pub use schema::{AppliedMigration, MigrationReport};
 
-/// A connected, migrated database.
+/// A connected database whose schema is current (SQLite: migrated on open; MySQL: checked).
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: Pool,
@@ -219,15 +253,33 @@ macro_rules! result_columns {
     };
 }
 
+// After the column macros, which it uses.
+mod history;
+
 impl Store {
-    /// Connects to `sqlite://PATH` (created if missing), `sqlite::memory:` or `mysql://...`, and
-    /// applies the migrations.
+    /// Connects to `sqlite://PATH` (created if missing) or `sqlite::memory:` and applies the
+    /// migrations, or to `mysql://USER:PASS@HOST:PORT/DB[?ssl-mode=VERIFY_IDENTITY&ssl-ca=PEM]`
+    /// and checks that the schema is current (`SchemaBehind` until [`Store::migrate`] ran).
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with_timeout(url, Duration::from_secs(10)).await
     }
 
     /// Like [`Store::connect`], giving up on an unreachable server after `timeout`.
     pub async fn connect_with_timeout(url: &str, timeout: Duration) -> Result<Self> {
+        let store = Self::open(url, timeout).await?;
+        let ready = match store.backend() {
+            Backend::Sqlite => store.run_migrator().await,
+            Backend::MySql => store.check_schema().await,
+        };
+        if let Err(error) = ready {
+            store.close().await;
+            return Err(error);
+        }
+        Ok(store)
+    }
+
+    /// The pool, neither migrated nor checked.
+    async fn open(url: &str, timeout: Duration) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .map_err(|_| StoreError::UnsupportedUrl(url.to_string()))?
@@ -245,26 +297,31 @@ impl Store {
                 .map_err(|source| StoreError::Connect {
                     backend: Backend::Sqlite,
                     source,
+                    hint: "",
                 })?;
             Pool::Sqlite(pool)
         } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
             let url = url.replacen("mariadb:", "mysql:", 1);
+            let connect_error = |source, ssl_mode| StoreError::Connect {
+                backend: Backend::MySql,
+                hint: connect_hint(&source, ssl_mode),
+                source,
+            };
+            let options = MySqlConnectOptions::from_str(&url)
+                .map_err(|source| connect_error(source, MySqlSslMode::Preferred))?;
+            let ssl_mode = options.get_ssl_mode();
+            install_crypto_provider();
             let pool = MySqlPoolOptions::new()
                 .max_connections(5)
                 .acquire_timeout(timeout)
-                .connect(&url)
+                .connect_with(options)
                 .await
-                .map_err(|source| StoreError::Connect {
-                    backend: Backend::MySql,
-                    source,
-                })?;
+                .map_err(|source| connect_error(source, ssl_mode))?;
             Pool::MySql(pool)
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_string()));
         };
-        let store = Self { pool };
-        on_pool!(store, pool => MIGRATOR.run(pool).await)?;
-        Ok(store)
+        Ok(Self { pool })
     }
 
     pub fn backend(&self) -> Backend {
@@ -551,6 +608,54 @@ impl footfall_domain::sinks::CooldownStore for Store {
 fn now() -> DateTime<Utc> {
     // Both databases then hold exactly what was written (MySQL DATETIME has whole seconds).
     Utc::now().trunc_subsecs(0)
+}
+
+/// Makes aws-lc-rs the process's rustls provider unless one is set. sqlx builds its TLS
+/// client with an explicit provider, but `ssl-mode=VERIFY_CA` goes through rustls' process
+/// default, which rustls 0.23 refuses to guess (a panic) when both ring and aws-lc-rs are
+/// compiled in, as in this workspace.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may have installed one meanwhile: either provider is fine then.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+/// What to change for the usual reasons a MySQL server refuses a connection over TLS.
+fn connect_hint(error: &sqlx::Error, ssl_mode: MySqlSslMode) -> &'static str {
+    // A refused certificate comes back as an I/O error carrying rustls' error (the handshake
+    // runs inside sqlx's socket), a bad ssl-ca file as `Tls`.
+    let tls_refused = |io: &std::io::Error| {
+        io.get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    };
+    const TLS: &str = " (TLS: ssl-ca must name the PEM file of the CA that signed the server's \
+                       certificate, and with ssl-mode=VERIFY_IDENTITY the URL's host must be one \
+                       of the certificate's names)";
+    let number = match error {
+        sqlx::Error::Tls(_) => return TLS,
+        sqlx::Error::Io(io) if tls_refused(io) => return TLS,
+        sqlx::Error::Database(database) => database
+            .try_downcast_ref::<MySqlDatabaseError>()
+            .map(MySqlDatabaseError::number),
+        _ => None,
+    };
+    match number {
+        // MySQL: ER_SECURE_TRANSPORT_REQUIRED ("Connections using insecure transport are
+        // prohibited while --require_secure_transport=ON").
+        Some(3159) => {
+            " (the server requires TLS: add ?ssl-mode=VERIFY_IDENTITY&ssl-ca=/path/to/ca.pem \
+             to the URL)"
+        }
+        // MariaDB answers a connection without TLS to a server that requires secure transport
+        // with the same "Access denied" as a wrong password.
+        Some(1045) if matches!(ssl_mode, MySqlSslMode::Disabled) => {
+            " (the URL has ssl-mode=DISABLED: if the server requires secure transport, as RDS \
+             and MariaDB with require_secure_transport=ON do, this is how MariaDB refuses it; \
+             use ssl-mode=VERIFY_IDENTITY&ssl-ca=/path/to/ca.pem)"
+        }
+        _ => "",
+    }
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {

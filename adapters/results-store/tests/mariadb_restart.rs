@@ -31,6 +31,7 @@ async fn results_during_an_outage_are_spooled_and_stored_once_after_restart() {
     }
     let mut db = PrivateMariaDb::start().unwrap_or_else(|e| panic!("{e}"));
     db.create_database("footfall").unwrap();
+    Store::migrate(&db.url("footfall")).await.unwrap();
     let store = Store::connect_with_timeout(&db.url("footfall"), Duration::from_secs(2))
         .await
         .unwrap();

@@ -127,8 +127,98 @@ async fn exercise_outbox(store: &Store) {
     assert_eq!(store.outbox_counts().await.unwrap().failed, 1);
 }
 
+/// Reading back by time: ranges, limits, the newest result and picture, one run.
+async fn exercise_history(store: &Store) {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let at = |h: i64| {
+        let mut r = record(&format!("h-{h:02}"), "hist", Some(h as u32), "ok");
+        r.taken_at = t0 + chrono::Duration::hours(h);
+        r.image_ref = (h % 2 == 0).then(|| format!("images/hist/h-{h:02}.jpg"));
+        r
+    };
+    assert!(store.latest_result("hist").await.unwrap().is_none());
+    for h in [3, 0, 2, 1, 4] {
+        store.insert_result(&at(h)).await.unwrap();
+    }
+    let mut nodata = record("h-05", "hist", None, "stalled");
+    nodata.taken_at = t0 + chrono::Duration::hours(5);
+    nodata.image_ref = None;
+    store.insert_result(&nodata).await.unwrap();
+    // Another user's rows stay out.
+    let mut other = record("h-09", "other", Some(9), "ok");
+    other.taken_at = t0 + chrono::Duration::hours(2);
+    store.insert_result(&other).await.unwrap();
+
+    let runs = |rows: Vec<ResultRecord>| -> Vec<String> {
+        rows.into_iter().map(|r| r.run_id.to_string()).collect()
+    };
+    // Unbounded ends reach past MySQL's TIMESTAMP range (1970..2038) both ways.
+    let all = store
+        .results_between("hist", None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(runs(all), ["h-00", "h-01", "h-02", "h-03", "h-04", "h-05"]);
+    // [from, to), oldest first.
+    let hours = |h: i64| Some(t0 + chrono::Duration::hours(h));
+    let some = store
+        .results_between("hist", hours(1), hours(4), None)
+        .await
+        .unwrap();
+    assert_eq!(runs(some), ["h-01", "h-02", "h-03"]);
+    // A limit keeps the newest of the range, still oldest first.
+    let newest = store
+        .results_between("hist", None, hours(5), Some(2))
+        .await
+        .unwrap();
+    assert_eq!(runs(newest), ["h-03", "h-04"]);
+    let from = store
+        .results_between("hist", hours(4), None, Some(10))
+        .await
+        .unwrap();
+    assert_eq!(runs(from), ["h-04", "h-05"]);
+    assert!(
+        store
+            .results_between("nobody", None, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let far = Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
+    let early = Utc.with_ymd_and_hms(1950, 1, 1, 0, 0, 0).unwrap();
+    let wide = store
+        .results_between("hist", Some(early), Some(far), None)
+        .await
+        .unwrap();
+    assert_eq!(wide.len(), 6);
+    let counts = store.counts_between("hist", hours(4), None).await.unwrap();
+    assert_eq!(
+        counts,
+        [
+            (t0 + chrono::Duration::hours(4), Some(4)),
+            (t0 + chrono::Duration::hours(5), None)
+        ]
+    );
+
+    let latest = store.latest_result("hist").await.unwrap().unwrap();
+    assert_eq!(latest.run_id, "h-05");
+    assert_eq!(latest.people_count, None);
+    let picture = store.latest_picture("hist").await.unwrap().unwrap();
+    assert_eq!(picture.run_id, "h-04");
+    assert_eq!(picture.image_ref.as_deref(), Some("images/hist/h-04.jpg"));
+    let one = store.result_of_run("hist", "h-02").await.unwrap().unwrap();
+    assert_eq!(one.people_count, Some(2));
+    assert!(
+        store
+            .result_of_run("other", "h-02")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 async fn exercise(store: &Store) {
     exercise_outbox(store).await;
+    exercise_history(store).await;
     // Users: add, get, list, enable/disable, remove.
     let mut alice = NewUser::new(
         "alice",
@@ -272,10 +362,18 @@ async fn sqlite_file_store() {
     let dir = std::env::temp_dir().join(format!("results-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("footfall.db").display());
+    // A new local file migrates on open: a newcomer's data folder just works.
     let store = Store::connect(&url).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     exercise(&store).await;
     store.close().await;
+    // An explicit migration has nothing left to do.
+    let report = Store::migrate(&url).await.unwrap();
+    assert!(report.applied.is_empty(), "{report:?}");
+    assert_eq!(
+        report.version,
+        results_store::MIGRATOR.iter().last().unwrap().version
+    );
     // Reconnecting re-runs migrations harmlessly and sees the data.
     let again = Store::connect(&url).await.unwrap();
     assert_eq!(again.list_users().await.unwrap().len(), 1);
@@ -314,12 +412,22 @@ async fn mysql_store() {
     let outcome = tokio::spawn({
         let url = format!("{server}/{database}");
         async move {
+            // MySQL connections do not migrate: the explicit step comes first.
+            assert!(matches!(
+                Store::connect(&url).await,
+                Err(StoreError::SchemaBehind { .. })
+            ));
+            let report = Store::migrate(&url).await.unwrap();
+            assert_eq!(report.applied.len(), results_store::MIGRATOR.iter().count());
             let store = Store::connect(&url).await.unwrap();
             assert_eq!(store.backend(), Backend::MySql);
             exercise(&store).await;
             store.close().await;
-            // Reconnecting re-runs the migrator harmlessly.
-            Store::connect(&url).await.unwrap().close().await;
+            // Migrating again applies nothing; reconnecting sees the data.
+            assert!(Store::migrate(&url).await.unwrap().applied.is_empty());
+            let again = Store::connect(&url).await.unwrap();
+            assert_eq!(again.list_users().await.unwrap().len(), 1);
+            again.close().await;
         }
     })
     .await;

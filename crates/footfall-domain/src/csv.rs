@@ -36,6 +36,30 @@ pub fn result_csv_run_id(line: &str) -> Option<&str> {
     (!first.is_empty() && !first.starts_with('"')).then_some(first)
 }
 
+/// The `taken_at` of a results CSV line (its second field, UTC RFC 3339, never quoted).
+pub fn result_csv_taken_at(line: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let field = line.split(',').nth(1)?;
+    chrono::DateTime::parse_from_rfc3339(field)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Retention of a results CSV: `body` without the lines taken before `cutoff`, and how many
+/// went. The header and any line whose time cannot be read stay (nothing is dropped that is
+/// not known to be old).
+pub fn prune_result_csv(body: &str, cutoff: chrono::DateTime<chrono::Utc>) -> (String, usize) {
+    let mut kept = String::with_capacity(body.len());
+    let mut dropped = 0;
+    for line in body.split_inclusive('\n') {
+        if result_csv_taken_at(line).is_some_and(|t| t < cutoff) {
+            dropped += 1;
+        } else {
+            kept.push_str(line);
+        }
+    }
+    (kept, dropped)
+}
+
 /// Quotes a field when it holds a comma, quote, CR or LF (RFC 4180), doubling inner quotes.
 pub fn csv_field(value: &str) -> Cow<'_, str> {
     if value.contains([',', '"', '\n', '\r']) {
@@ -129,5 +153,32 @@ mod tests {
             "üñí©ødé",
         ];
         assert_eq!(parse(&csv_record(fields)), fields);
+    }
+
+    #[test]
+    fn retention_drops_only_lines_known_to_be_old() {
+        let body = format!(
+            "{RESULT_CSV_HEADER}\n\
+             r1,2024-01-01T10:00:00Z,u,3,ok,10,s,\n\
+             r2,2025-06-01T10:00:00Z,u,4,ok,10,s,\n\
+             garbage line\n\
+             r3,2025-06-02T10:00:00Z,u,,unavailable,0,\"a,b\",\n"
+        );
+        let cutoff = chrono::DateTime::parse_from_rfc3339("2025-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let (kept, dropped) = prune_result_csv(&body, cutoff);
+        assert_eq!(dropped, 1);
+        assert_eq!(
+            kept,
+            format!(
+                "{RESULT_CSV_HEADER}\n\
+                 r2,2025-06-01T10:00:00Z,u,4,ok,10,s,\n\
+                 garbage line\n\
+                 r3,2025-06-02T10:00:00Z,u,,unavailable,0,\"a,b\",\n"
+            )
+        );
+        // Nothing old: unchanged.
+        assert_eq!(prune_result_csv(&kept, cutoff), (kept.clone(), 0));
     }
 }

@@ -128,7 +128,12 @@ pub trait CooldownStore: Send + Sync {
     ) -> BoxFuture<'a, Result<(), SinkError>>;
 }
 
-/// Receives the result of an ad-hoc run (the API caller's callback URL).
+/// Receives the result of an ad-hoc run (the API caller's callback URL), with the annotated
+/// picture of the busiest frame when one was made.
 pub trait Callback: Send + Sync {
-    fn deliver<'a>(&'a self, record: &'a ResultRecord) -> BoxFuture<'a, Result<(), SinkError>>;
+    fn deliver<'a>(
+        &'a self,
+        record: &'a ResultRecord,
+        jpeg: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<(), SinkError>>;
 }

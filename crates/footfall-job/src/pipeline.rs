@@ -276,7 +276,11 @@ pub async fn run_job(
         let step = if record.people_count.is_none() {
             Step::Skipped("no frame was counted".into())
         } else {
-            match sink_call(&sinks, policy, "callback", |_| callback.deliver(&record)).await {
+            match sink_call(&sinks, policy, "callback", |_| {
+                callback.deliver(&record, jpeg.as_deref())
+            })
+            .await
+            {
                 Ok(()) => Step::Done,
                 Err(e) => Step::Failed(e.to_string()),
             }

@@ -325,13 +325,71 @@ pub fn xml_values(xml: &str, tag: &str) -> Vec<String> {
 pub async fn recording_http_server(
     statuses: Vec<u16>,
 ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = seen.clone();
+    let url = serve_recording(
+        statuses,
+        std::sync::Arc::new(move |_head: String, body: String| {
+            sink.lock().expect("lock").push(body)
+        }),
+    )
+    .await;
+    (url, seen)
+}
+
+/// One request as [`recording_http_server_with_headers`] saw it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// Header names in lower case, values as sent.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Like [`recording_http_server`], keeping each request's headers too.
+pub async fn recording_http_server_with_headers(
+    statuses: Vec<u16>,
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<RecordedRequest>>>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<RecordedRequest>::new()));
+    let sink = seen.clone();
+    let url = serve_recording(
+        statuses,
+        std::sync::Arc::new(move |head: String, body: String| {
+            let headers = head
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split_once(':'))
+                .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+                .collect();
+            sink.lock()
+                .expect("lock")
+                .push(RecordedRequest { headers, body })
+        }),
+    )
+    .await;
+    (url, seen)
+}
+
+type Recorder = std::sync::Arc<dyn Fn(String, String) + Send + Sync>;
+
+async fn serve_recording(statuses: Vec<u16>, record: Recorder) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let seen2 = seen.clone();
     tokio::spawn(async move {
         let mut n = 0usize;
         loop {
@@ -340,12 +398,12 @@ pub async fn recording_http_server(
             };
             let status = *statuses.get(n).or(statuses.last()).unwrap_or(&200);
             n += 1;
-            let seen = seen2.clone();
+            let record = record.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut tmp = [0u8; 8192];
                 // Read headers, then Content-Length bytes of body.
-                let body = loop {
+                let (head, body) = loop {
                     let Ok(k) = sock.read(&mut tmp).await else {
                         return;
                     };
@@ -354,10 +412,11 @@ pub async fn recording_http_server(
                     }
                     buf.extend_from_slice(&tmp[..k]);
                     if let Some(h) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..h]).to_ascii_lowercase();
+                        let head = String::from_utf8_lossy(&buf[..h]).to_string();
                         let len = head
+                            .to_ascii_lowercase()
                             .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .find_map(|l| l.strip_prefix("content-length:").map(str::to_string))
                             .and_then(|v| v.trim().parse::<usize>().ok())
                             .unwrap_or(0);
                         while buf.len() < h + 4 + len {
@@ -369,10 +428,10 @@ pub async fn recording_http_server(
                             }
                             buf.extend_from_slice(&tmp[..k]);
                         }
-                        break String::from_utf8_lossy(&buf[h + 4..]).to_string();
+                        break (head, String::from_utf8_lossy(&buf[h + 4..]).to_string());
                     }
                 };
-                seen.lock().expect("lock").push(body);
+                record(head, body);
                 let resp = format!(
                     "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
                 );
@@ -381,7 +440,7 @@ pub async fn recording_http_server(
             });
         }
     });
-    (format!("http://{addr}"), seen)
+    format!("http://{addr}")
 }
 
 pub use futures::future::join_all;
