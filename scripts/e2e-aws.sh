@@ -1,21 +1,36 @@
 #!/usr/bin/env bash
 # End-to-end flow of the AWS deployment on loopback, against freshly started servers:
 #
-#   moto_server (S3, SNS, ECS, EC2 network ids) on a free port, MariaDB (a database created for
-#   this run and dropped afterwards), the shared HLS video on a loopback HTTP server, and two
-#   `cargo lambda watch --only-lambda-apis` runtime emulators running the real Lambda binaries
-#   (controller-lambda and notify-lambda, release builds).
+#   moto_server (S3, SNS, ECS, Secrets Manager, EC2 network ids) on a free port, MariaDB (a
+#   database created for this run, migrated by the explicit admin command, used by the tasks and
+#   the controller through a user without DDL rights; dropped afterwards), the shared HLS video on
+#   a loopback HTTP server, the result receiver (a FastAPI app, testing/callback-receiver) under
+#   uvicorn, and two `cargo lambda watch --only-lambda-apis` runtime emulators running the real
+#   Lambda binaries (controller-lambda and notify-lambda, release builds).
 #
-#   EventBridge event for two users -> controller Lambda -> two ECS RunTask calls (payloads read
-#   back with DescribeTasks) -> footfall-task run once per payload -> MySQL rows, CSV lines in
-#   S3, and (threshold 1) the notification Lambda: JPEG in S3 + message in SNS.
+#   Scheduled path: users registered with `footfall users add` -> EventBridge scheduled event ->
+#   controller Lambda (database URL from Secrets Manager) reads the config table -> one ECS
+#   RunTask per user (payloads read back with DescribeTasks) -> footfall-task run once per
+#   payload -> MySQL rows, CSV lines and pictures in S3, and (threshold 1) the notification
+#   Lambda: picture by key, SNS message with a signed link, which the controller's picture route
+#   redirects to the stored JPEG.
+#   Ad-hoc path: API Gateway POST /run -> controller -> RunTask (ad-hoc task definition) ->
+#   footfall-task -> result stored and POSTed, signed with the key from Secrets Manager, to the
+#   receiver, which verifies the signature and the picture; a forged and an unsigned POST are
+#   refused.
 #
-# Last line: `e2e tasks=N rows=N csv_lines=N notifications=N alert_routing=ok` (counts observed in
-# ECS, MySQL, S3 and SNS; alert_routing: each user's address subscribed, filtered to that user
-# only). Exit status 0 only when tasks=2 rows=2 csv_lines=2 notifications>=1 alert_routing=ok.
+# Last line: `e2e tasks=N rows=N csv_lines=N notifications=N callbacks=N alert_routing=ok`
+# (counts observed in ECS, MySQL, S3, SNS and the receiver's log; alert_routing: each user's
+# address subscribed, filtered to that user only). Exit status 0 only when tasks=3 rows=3
+# csv_lines=3 notifications>=2 callbacks=1 alert_routing=ok, and the link and refusal checks
+# passed.
 #
-# Needs: moto_server, aws CLI, cargo-lambda + ziglang (all in the venv made by scripts/setup.sh,
-# see scripts/env.sh), MariaDB at 127.0.0.1:3306 (root, no password; started if down), ../shared.
+# FOOTFALL_E2E_CONTAINER=1 runs each task in the task image (scripts/run-task-image.sh,
+# built by scripts/build-task-image.sh) instead of the host binary.
+#
+# Needs: moto_server, aws CLI, cargo-lambda + ziglang, fastapi + uvicorn (all in the venv made by
+# scripts/setup.sh, see scripts/env.sh), MariaDB at 127.0.0.1:3306 (root, no password; started
+# if down), ../shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -34,10 +49,11 @@ log() { echo "[e2e] $*" >&2; }
 work=$(mktemp -d -t footfall-e2e.XXXXXX)
 pids=()
 db="footfall_e2e_$$"
+app_user="footfall_e2e_app_$$"
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
+  mysql -h 127.0.0.1 -u root -e "DROP DATABASE IF EXISTS $db; DROP USER IF EXISTS '$app_user'@'%'" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,8 +83,18 @@ if ! mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then
   for _ in $(seq 1 50); do mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 0.2; done
 fi
 mysql -h 127.0.0.1 -u root -e "CREATE DATABASE $db"
-database_url="$mysql_url_base/$db"
-log "MariaDB database $db"
+# Migrations: the explicit admin command (nothing migrates on connect). Then the application's
+# login, with data rights only (no CREATE, ALTER, DROP, INDEX).
+"$bin/footfall" db migrate --db "$mysql_url_base/$db" >"$work/migrate.log" 2>&1 \
+  || { cat "$work/migrate.log" >&2; exit 1; }
+app_password="e2e-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+mysql -h 127.0.0.1 -u root -e "CREATE USER '$app_user'@'%' IDENTIFIED BY '$app_password';
+  GRANT SELECT, INSERT, UPDATE, DELETE ON $db.* TO '$app_user'@'%'"
+database_url="mysql://$app_user:$app_password@127.0.0.1:3306/$db"
+if mysql -h 127.0.0.1 -u "$app_user" -p"$app_password" "$db" -e "CREATE TABLE ddl_probe (x INT)" 2>/dev/null; then
+  log "the application user could create a table"; exit 1
+fi
+log "MariaDB database $db: $(grep -c . "$work/migrate.log") lines from footfall db migrate; app user $app_user (DML only)"
 
 hls_port=$(free_port)
 python3 -m http.server "$hls_port" --bind 127.0.0.1 --directory "$shared/video/hls" >"$work/hls.log" 2>&1 &
@@ -94,6 +120,26 @@ done
 subnet=$(aws_m ec2 describe-subnets --query 'Subnets[0].SubnetId' --output text)
 sg=$(aws_m ec2 describe-security-groups --filters Name=group-name,Values=default --query 'SecurityGroups[0].GroupId' --output text)
 log "ECS cluster $cluster, subnet $subnet, security group $sg"
+# Secrets Manager: the database URL (JSON with "url", as the stack's database secret), the key
+# that signs callbacks (shared with the receiver) and the key that signs picture links.
+db_secret=$(aws_m secretsmanager create-secret --name "footfall-db-$$" \
+  --secret-string "{\"url\":\"$database_url\"}" --query ARN --output text)
+callback_secret=$(aws_m secretsmanager create-secret --name "footfall-callback-$$" \
+  --secret-string "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" --query ARN --output text)
+link_secret=$(aws_m secretsmanager create-secret --name "footfall-links-$$" \
+  --secret-string "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" --query ARN --output text)
+log "secrets: database, callback key, link key"
+
+receiver_port=$(free_port)
+(cd "$root/testing/callback-receiver" && exec env AWS_ENDPOINT_URL="$moto" \
+  CALLBACK_SECRET_ARN="$callback_secret" RECEIVER_LOG="$work/received.jsonl" \
+  python3 -m uvicorn receiver:app --host 127.0.0.1 --port "$receiver_port" --log-level warning) \
+  >"$work/receiver.log" 2>&1 &
+pids+=($!)
+receiver="http://127.0.0.1:$receiver_port"
+wait_http "$receiver/healthz"
+: >"$work/received.jsonl"
+log "result receiver (FastAPI) on $receiver"
 
 # ---------------------------------------------------------------- Lambdas (runtime emulators)
 start_lambda() { # name port binary [env...]
@@ -106,26 +152,53 @@ start_lambda() { # name port binary [env...]
   pids+=($!)
 }
 notify_port=$(free_port)
+link_base="https://api.e2e.example/v1"
 start_lambda notify "$notify_port" "$bin/notify-lambda" AWS_ENDPOINT_URL="$moto" \
   ALERT_BUCKET="$bucket" ALERT_TOPIC_ARN="$alert_topic" ALERT_THRESHOLD=1 \
-  ALERT_COOLDOWN_SECONDS=3600 FOOTFALL_ALLOW_PRIVATE_STREAMS=true
+  ALERT_COOLDOWN_SECONDS=3600 FOOTFALL_ALLOW_PRIVATE_STREAMS=true \
+  PICTURE_LINK_BASE="$link_base" LINK_SECRET_ARN="$link_secret"
 controller_port=$(free_port)
 start_lambda controller "$controller_port" "$bin/controller-lambda" AWS_ENDPOINT_URL="$moto" \
   ECS_CLUSTER="$cluster" TASK_DEFINITION_SCHEDULED=footfall-scheduled TASK_DEFINITION_ADHOC=footfall-adhoc \
   TASK_CONTAINER_NAME=task TASK_SUBNETS="$subnet" TASK_SECURITY_GROUPS="$sg" \
-  FOOTFALL_ALLOW_PRIVATE_STREAMS=true
+  FOOTFALL_ALLOW_PRIVATE_STREAMS=true DATABASE_SECRET_ARN="$db_secret" \
+  PICTURES_BUCKET="$bucket" LINK_SECRET_ARN="$link_secret"
 log "controller Lambda on :$controller_port, notification Lambda on :$notify_port"
 
 # ---------------------------------------------------------------- the flow
+invoke_controller() { # event-file out-file
+  aws --cli-read-timeout 120 --endpoint-url "http://127.0.0.1:$controller_port" lambda invoke \
+    --function-name _ --payload "file://$1" "$2" >/dev/null
+}
+# Users, registered in the config table by the CLI through the application's login.
+for u in 1 2; do
+  "$bin/footfall" users add "e2e_user_$u" --db "$database_url" --url "$stream" \
+    --email "user$u@example.com" --threshold 1 >>"$work/users.log" 2>&1 \
+    || { cat "$work/users.log" >&2; exit 1; }
+done
+# Scheduled path: EventBridge's event for this hour's tick; the controller reads the users.
 event_id="e2e-$(date +%s)-$$"
+tick=$(date -u +%Y-%m-%dT%H:00:00Z)
 cat >"$work/event.json" <<EOF
-{"source":"EVENTBRIDGE","id":"$event_id","users":[
- {"user_id":"e2e_user_1","streaming_URL":"$stream","email":"user1@example.com","Monitoring_status":true},
- {"user_id":"e2e_user_2","streaming_URL":"$stream","email":"user2@example.com","Monitoring_status":true}]}
+{"version":"0","id":"$event_id","detail-type":"Scheduled Event","source":"aws.events",
+ "account":"123456789012","time":"$tick","region":"us-east-1","resources":[],"detail":{}}
 EOF
-aws --cli-read-timeout 120 --endpoint-url "http://127.0.0.1:$controller_port" lambda invoke \
-  --function-name _ --payload "file://$work/event.json" "$work/controller-out.json" >/dev/null
-log "controller answered: $(cat "$work/controller-out.json")"
+invoke_controller "$work/event.json" "$work/controller-out.json"
+log "controller (scheduled) answered: $(cat "$work/controller-out.json")"
+# Ad-hoc path: API Gateway's proxy event for POST /run.
+adhoc_id="e2e-adhoc-$$"
+python3 - "$stream" "$adhoc_id" >"$work/api.json" <<'EOF'
+import json, sys
+body = {"source": "API_GATEWAY", "user_id": "e2e_user_1", "streaming_URL": sys.argv[1],
+        "email": "user1@example.com", "Monitoring_status": True}
+print(json.dumps({"resource": "/run", "path": "/run", "httpMethod": "POST",
+                  "headers": {"content-type": "application/json"},
+                  "requestContext": {"requestId": sys.argv[2], "stage": "v1"},
+                  "body": json.dumps(body), "isBase64Encoded": False}))
+EOF
+invoke_controller "$work/api.json" "$work/api-out.json"
+api_status=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["statusCode"])' "$work/api-out.json")
+log "controller (API) answered $api_status"
 
 aws_m ecs list-tasks --cluster "$cluster" --query 'taskArns' --output json >"$work/tasks.json"
 python3 - "$work/tasks.json" >"$work/task-arns.txt" <<'EOF'
@@ -143,39 +216,111 @@ for i, t in enumerate(d["tasks"]):
     env = t["overrides"]["containerOverrides"][0]["environment"]
     payload = next(e["value"] for e in env if e["name"] == "FOOTFALL_PAYLOAD")
     p = json.loads(payload)
-    assert p["source"] == "EVENTBRIDGE" and p["streaming_URL"].endswith("people.m3u8"), p
-    assert t["startedBy"].startswith("ffs-") and t["group"] == "footfall-scheduled", t
+    assert p["streaming_URL"].endswith("people.m3u8"), p
+    group = {"EVENTBRIDGE": "footfall-scheduled", "API_GATEWAY": "footfall-adhoc"}[p["source"]]
+    assert t["group"] == group and t["startedBy"][:4] in ("ffs-", "ffa-"), t
     open(os.path.join(sys.argv[2], f"{i}.json"), "w").write(payload)
 EOF
 log "ECS tasks: $tasks (payload overrides checked with DescribeTasks)"
 
+# Each task runs with its task definition's environment (deploy/template.yaml): the scheduled
+# one stores; the ad-hoc one stores and posts its signed result.
+run_task() { # log-file env...
+  local out=$1; shift
+  if [ "${FOOTFALL_E2E_CONTAINER:-0}" = 1 ]; then
+    local names=()
+    for kv in "$@"; do names+=("${kv%%=*}"); done
+    env "$@" "$root/scripts/run-task-image.sh" "${names[@]}" >"$out" 2>&1
+  else
+    env "$@" FOOTFALL_SHARED="$shared" FOOTFALL_WEIGHTS="$shared/weights/yolox_nano.onnx" \
+      "$bin/footfall-task" >"$out" 2>&1
+  fi
+}
+if [ "${FOOTFALL_E2E_CONTAINER:-0}" = 1 ]; then
+  log "tasks run in the container image footfall-task:dev ($(podman image inspect footfall-task:dev --format '{{.Id}}' | cut -c1-12), scripts/run-task-image.sh)"
+fi
 task_failures=0
 for f in "$work"/payloads/*.json; do
   user=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["user_id"])' "$f")
+  source=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["source"])' "$f")
+  extra=()
+  if [ "$source" = API_GATEWAY ]; then
+    extra=(CALLBACK_URL="$receiver/results" CALLBACK_SECRET_ARN="$callback_secret")
+  fi
   set +e
-  env FOOTFALL_PAYLOAD="$(cat "$f")" AWS_ENDPOINT_URL="$moto" \
+  run_task "$work/task-$source-$user.log" FOOTFALL_PAYLOAD="$(cat "$f")" AWS_ENDPOINT_URL="$moto" \
     AWS_ENDPOINT_URL_LAMBDA="http://127.0.0.1:$notify_port" NOTIFY_FUNCTION_NAME=_ \
+    AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+    AWS_SESSION_TOKEN="$AWS_SESSION_TOKEN" AWS_REGION="$AWS_REGION" \
     RESULTS_BUCKET="$bucket" DATABASE_URL="$database_url" ERROR_TOPIC_ARN="$error_topic" \
     ALERT_THRESHOLD=1 FOOTFALL_ALLOW_PRIVATE_STREAMS=true RETRY_ATTEMPTS=2 RETRY_BASE_MS=200 \
-    FOOTFALL_SHARED="$shared" FOOTFALL_WEIGHTS="$shared/weights/yolox_nano.onnx" \
-    "$bin/footfall-task" >"$work/task-$user.log" 2>&1
+    WATCH_SECONDS=30 "${extra[@]}"
   rc=$?
   set -e
-  log "footfall-task $user exit $rc: $(grep '"job_finished"' "$work/task-$user.log" | head -c 600)"
+  log "footfall-task $source $user exit $rc: $(grep '"job_finished"' "$work/task-$source-$user.log" | head -c 600)"
   [ "$rc" -eq 0 ] || task_failures=$((task_failures + 1))
 done
 sleep 1
 
 # ---------------------------------------------------------------- observe
-rows=$(mysql -h 127.0.0.1 -u root -N -e "SELECT COUNT(*) FROM $db.result WHERE run_id = '$event_id'" 2>/dev/null || echo 0)
+rows=$(mysql -h 127.0.0.1 -u root -N -e "SELECT COUNT(*) FROM $db.result WHERE run_id IN ('$event_id', '$adhoc_id') AND image_ref LIKE 'pictures/%'" 2>/dev/null || echo 0)
 csv_lines=0
 for u in e2e_user_1 e2e_user_2; do
   if aws_m s3 cp "s3://$bucket/$u.csv" "$work/$u.csv" >/dev/null 2>&1; then
-    n=$(grep -c "^$event_id," "$work/$u.csv" || true)
+    n=$(grep -c -e "^$event_id," -e "^$adhoc_id," "$work/$u.csv" || true)
     csv_lines=$((csv_lines + n))
   fi
 done
-jpegs=$(aws_m s3api list-objects-v2 --bucket "$bucket" --prefix alerts/ --query 'Contents[].Key' --output text 2>/dev/null | tr '\t' '\n' | grep -c '\.jpg$' || true)
+jpegs=$(aws_m s3api list-objects-v2 --bucket "$bucket" --prefix pictures/ --query 'Contents[].Key' --output text 2>/dev/null | tr '\t' '\n' | grep -c '\.jpg$' || true)
+callbacks=$(python3 - "$work/received.jsonl" "$adhoc_id" <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print(sum(1 for r in lines if r["run_id"] == sys.argv[2] and r["picture_bytes"] > 1000
+          and r["people_count"] >= 0 and r["health"] == "ok"))
+EOF
+)
+# The receiver refuses what the task did not sign: a forged signature and no signature.
+forged=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$receiver/results" -H 'content-type: application/json' \
+  -H "Footfall-Signature: t=$(date +%s),v1=$(printf '0%.0s' $(seq 64))" --data '{"run_id":"forged"}')
+unsigned=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$receiver/results" -H 'content-type: application/json' \
+  --data '{"run_id":"unsigned"}')
+log "receiver: $callbacks signed result(s) accepted; forged POST answered $forged, unsigned $unsigned"
+
+# The alert email's link: the controller's picture route checks its signature and redirects to
+# the stored picture.
+curl -s "$moto/moto-api/data.json" >"$work/moto-data.json"
+python3 - "$work/moto-data.json" "$alert_topic" >"$work/link.txt" <<'EOF'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+texts = [x for t in d.get("sns", {}).get("Topic", []) if t["arn"] == sys.argv[2]
+         for m in t["sent_notifications"] for x in m if isinstance(x, str)]
+urls = [u for x in texts for u in re.findall(r"https://[^\s\"]+", x) if "/pictures/" in u]
+print(urls[0] if urls else "")
+EOF
+link=$(cat "$work/link.txt")
+link_check=missing
+if [ -n "$link" ]; then
+  python3 - "$link" "$link_base" >"$work/link-event.json" <<'EOF'
+import json, sys, urllib.parse
+url, base = sys.argv[1], sys.argv[2]
+parts = urllib.parse.urlsplit(url)
+proxy = url[len(base) + len("/pictures/"):].split("?")[0]
+query = dict(urllib.parse.parse_qsl(parts.query))
+print(json.dumps({"resource": "/pictures/{proxy+}", "path": "/pictures/" + proxy, "httpMethod": "GET",
+                  "pathParameters": {"proxy": proxy}, "queryStringParameters": query,
+                  "requestContext": {"requestId": "e2e-link", "stage": "v1"}}))
+EOF
+  invoke_controller "$work/link-event.json" "$work/link-out.json"
+  location=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["headers"]["location"] if r["statusCode"] == 302 else "")' "$work/link-out.json")
+  key="pictures/$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pathParameters"]["proxy"])' "$work/link-event.json")"
+  aws_m s3 cp "s3://$bucket/$key" "$work/stored.jpg" >/dev/null
+  if [ -n "$location" ] && curl -sf -o "$work/linked.jpg" "$location" && cmp -s "$work/stored.jpg" "$work/linked.jpg"; then
+    link_check=ok
+  else
+    link_check="bad:$(cat "$work/link-out.json")"
+  fi
+fi
+log "alert email link $link -> $link_check"
 notifications=$(curl -s "$moto/moto-api/data.json" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -220,8 +365,10 @@ ROUTING
 log "alert subscriptions: $(python3 -c 'import json,sys; print([(s["Protocol"], s["Endpoint"]) for s in json.load(open(sys.argv[1]))["Subscriptions"]])' "$work/subscriptions.json"): $alert_routing"
 
 status=0
-if [ "$tasks" -ne 2 ] || [ "$rows" -ne 2 ] || [ "$csv_lines" -ne 2 ] || [ "$notifications" -lt 1 ] || [ "$jpegs" -lt 1 ] || [ "$alert_routing" != ok ]; then
+if [ "$tasks" -ne 3 ] || [ "$rows" -ne 3 ] || [ "$csv_lines" -ne 3 ] || [ "$notifications" -lt 2 ] \
+  || [ "$jpegs" -lt 3 ] || [ "$callbacks" -ne 1 ] || [ "$alert_routing" != ok ] || [ "$api_status" != 202 ] \
+  || [ "$forged" != 401 ] || [ "$unsigned" != 401 ] || [ "$link_check" != ok ]; then
   status=1
 fi
-echo "e2e tasks=$tasks rows=$rows csv_lines=$csv_lines notifications=$notifications alert_routing=$alert_routing"
+echo "e2e tasks=$tasks rows=$rows csv_lines=$csv_lines notifications=$notifications callbacks=$callbacks alert_routing=$alert_routing"
 exit $status

@@ -2,7 +2,8 @@
 # The test command of README.md (and of CI, through .ci/run): installs what is missing
 # (scripts/setup.sh), checks formatting and feature drift, builds everything, lints with clippy
 # and rustdoc (warnings are errors), runs every Rust test (release profile only, so Burn is
-# compiled once), lints the deployment template, runs the AWS end-to-end flow against servers started on loopback, then
+# compiled once), lints the deployment template, runs the AWS end-to-end flow against servers started on loopback
+# (with the host binaries, then with the tasks in the container image), then
 # checks `footfall detect --json` against the reference golden outputs with the reference tool,
 # on the CPU and on wgpu.
 #
@@ -49,6 +50,10 @@ FOOTFALL_REQUIRE_BROWSER=1 cargo test --release --workspace
 # Deployment template (cfn-lint) and the AWS flow end to end on loopback (moto, MariaDB, HLS).
 scripts/lint-deploy.sh
 scripts/e2e-aws.sh
+# The same flow with each task run in the task image (debootstrap base + podman, no Docker Hub;
+# the base root is cached under ~/.cache/footfall-image after its first build, about 3.5 min).
+scripts/build-task-image.sh
+FOOTFALL_E2E_CONTAINER=1 scripts/e2e-aws.sh
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

@@ -124,23 +124,33 @@ ERROR_TOPIC_PUBLISH = {
     "kms:Decrypt": {"!GetAtt ErrorTopicKey.Arn"},
     "kms:GenerateDataKey*": {"!GetAtt ErrorTopicKey.Arn"},
 }
+# The notification Lambda's name and ARN as the tasks see them: built from the stack name, not
+# !Ref/!GetAtt NotifyFunction, which would close a dependency cycle (see NoDependencyCycle).
+NOTIFY_NAME = "!Sub ${AWS::StackName}-notify"
+NOTIFY_ARN = "!Sub arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-notify"
+# The run's annotated picture, stored by the task (payloads::PICTURE_PREFIX).
+PICTURES = "!Sub ${ResultsBucket.Arn}/pictures/*"
 EXPECTED_ACTIONS = {
     "TaskExecutionRole": {
         "secretsmanager:GetSecretValue": {"!Ref DatabaseSecretArn"},
     },
     "ScheduledTaskRole": {
         "s3:GetObject": {"!Sub ${ResultsBucket.Arn}/*.csv"},
-        "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/*.csv"},
+        # The CSV append, and the picture the task stores (write only: it never reads one back).
+        "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/*.csv", PICTURES},
         "s3:ListBucket": {"!GetAtt ResultsBucket.Arn"},
-        "lambda:InvokeFunction": {"!GetAtt NotifyFunction.Arn"},
+        "lambda:InvokeFunction": {NOTIFY_ARN},
         **ERROR_TOPIC_PUBLISH,
     },
     "AdhocTaskRole": {
         # Ad-hoc results are stored too (an empty CallbackUrl means store only).
         "s3:GetObject": {"!Sub ${ResultsBucket.Arn}/*.csv"},
-        "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/*.csv"},
+        "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/*.csv", PICTURES},
         "s3:ListBucket": {"!GetAtt ResultsBucket.Arn"},
-        "lambda:InvokeFunction": {"!GetAtt NotifyFunction.Arn"},
+        "lambda:InvokeFunction": {NOTIFY_ARN},
+        # The callback signing key, read at start; no other secret (the database URL comes
+        # through the execution role, as an ECS secret).
+        "secretsmanager:GetSecretValue": {"!Ref CallbackSecret"},
         **ERROR_TOPIC_PUBLISH,
     },
     "ControllerFunction": {
@@ -157,11 +167,18 @@ EXPECTED_ACTIONS = {
             "!GetAtt AdhocTaskRole.Arn",
             "!GetAtt TaskExecutionRole.Arn",
         },
+        # The database URL (the secret's "url", read at start) and the picture links' key.
+        "secretsmanager:GetSecretValue": {"!Ref DatabaseSecretArn", "!Ref LinkSecret"},
+        # GET /pictures/...: the redirect is presigned with this role, for pictures only.
+        "s3:GetObject": {PICTURES},
         **ERROR_TOPIC_PUBLISH,
     },
     "NotifyFunction": {
-        "s3:GetObject": {"!Sub ${ResultsBucket.Arn}/alerts/*"},
+        # Reads the picture the task stored; writes only under alerts/ (the cooldown state, and
+        # the picture of payloads of the old inline contract).
+        "s3:GetObject": {PICTURES, "!Sub ${ResultsBucket.Arn}/alerts/*"},
         "s3:PutObject": {"!Sub ${ResultsBucket.Arn}/alerts/*"},
+        "secretsmanager:GetSecretValue": {"!Ref LinkSecret"},
         "s3:ListBucket": {"!GetAtt ResultsBucket.Arn"},
         "sns:Publish": {"!Ref AlertTopic", "!Ref ErrorTopic"},
         # Each user's address subscribed with a filter on its user_id (notify-lambda's
@@ -314,18 +331,24 @@ WIRING = {
         "TASK_SUBNETS": '{"Fn::Join": [",", {"Ref": "SubnetIds"}]}',
         "TASK_SECURITY_GROUPS": "!Ref TaskSecurityGroup",
         "TASK_LAUNCH_TYPE": "FARGATE",
-        "DATABASE_URL": "!Sub {{resolve:secretsmanager:${DatabaseSecretArn}:SecretString:url}}",
+        # The secret's ARN, never the URL (see test_no_secret_values_in_plaintext_environments).
+        "DATABASE_SECRET_ARN": "!Ref DatabaseSecretArn",
+        "PICTURES_BUCKET": "!Ref ResultsBucket",
+        "LINK_SECRET_ARN": "!Ref LinkSecret",
     },
     "NotifyFunction": {
         "ALERT_BUCKET": "!Ref ResultsBucket",
         "ALERT_TOPIC_ARN": "!Ref AlertTopic",
         "ALERT_THRESHOLD": "!Ref AlertThreshold",
         "ALERT_COOLDOWN_SECONDS": "!Ref AlertCooldownSeconds",
+        "PICTURE_LINK_BASE": "!Sub https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/v1",
+        "LINK_SECRET_ARN": "!Ref LinkSecret",
+        "PICTURE_LINK_DAYS": "!Ref PictureLinkDays",
         "PRESIGN_EXPIRY_SECONDS": "86400",
     },
     "ScheduledTaskDefinition": {
         "RESULTS_BUCKET": "!Ref ResultsBucket",
-        "NOTIFY_FUNCTION_NAME": "!Ref NotifyFunction",
+        "NOTIFY_FUNCTION_NAME": NOTIFY_NAME,
         "ERROR_TOPIC_ARN": "!Ref ErrorTopic",
         "ALERT_THRESHOLD": "!Ref AlertThreshold",
         "WATCH_SECONDS": "!Ref ScheduledWatchSeconds",
@@ -333,9 +356,10 @@ WIRING = {
     },
     "AdhocTaskDefinition": {
         "CALLBACK_URL": "!Ref CallbackUrl",
+        "CALLBACK_SECRET_ARN": "!Ref CallbackSecret",
         "RESULTS_BUCKET": "!Ref ResultsBucket",
         "DATABASE_URL": "secret !Sub ${DatabaseSecretArn}:url::",
-        "NOTIFY_FUNCTION_NAME": "!Ref NotifyFunction",
+        "NOTIFY_FUNCTION_NAME": NOTIFY_NAME,
         "ERROR_TOPIC_ARN": "!Ref ErrorTopic",
         "ALERT_THRESHOLD": "!Ref AlertThreshold",
         "WATCH_SECONDS": "!Ref AdhocWatchSeconds",
@@ -464,6 +488,295 @@ class EnvironmentWiring(unittest.TestCase):
         for definition in ("ScheduledTaskDefinition", "AdhocTaskDefinition"):
             (container,) = RESOURCES[definition]["Properties"]["ContainerDefinitions"]
             self.assertEqual(container["Name"], env["TASK_CONTAINER_NAME"], definition)
+
+
+# ---------------------------------------------------------------- secrets and signing keys
+
+
+def source_constant(path, name):
+    """The value of `const NAME: TYPE = VALUE;` in a Rust source of the workspace."""
+    m = re.search(r"const\s+" + name + r"\s*:\s*[^=]+=\s*([^;]+);", (ROOT / path).read_text(encoding="utf-8"))
+    assert m, f"{name} not found in {path}"
+    return m.group(1).strip()
+
+
+# The signing keys: who reads each one (its ARN in their environment, GetSecretValue on it).
+SIGNING_SECRETS = {
+    # The ad-hoc task signs its callbacks; the receiver (outside this stack) verifies them.
+    "CallbackSecret": {"AdhocTaskDefinition": "CALLBACK_SECRET_ARN"},
+    # The notification Lambda signs the picture links; the controller checks them.
+    "LinkSecret": {"NotifyFunction": "LINK_SECRET_ARN", "ControllerFunction": "LINK_SECRET_ARN"},
+}
+# Variables the code accepts only together ("both or neither"), with the code's own message.
+SET_TOGETHER = {
+    "ControllerFunction": ("PICTURES_BUCKET", "LINK_SECRET_ARN"),
+    "NotifyFunction": ("PICTURE_LINK_BASE", "LINK_SECRET_ARN"),
+}
+
+
+def plain_environment_values(name):
+    """Values of a function's or container's plaintext environment (not ECS `Secrets`)."""
+    r = RESOURCES[name]
+    if r["Type"] == "AWS::Serverless::Function":
+        return r["Properties"].get("Environment", {}).get("Variables", {})
+    (container,) = r["Properties"]["ContainerDefinitions"]
+    return {e["Name"]: e["Value"] for e in container.get("Environment", [])}
+
+
+class SecretsStaySecret(unittest.TestCase):
+    def test_no_secret_values_in_plaintext_environments(self):
+        # A dynamic reference resolved into an environment is readable by whoever may read the
+        # function's configuration or the task definition; the code reads secrets at start.
+        for name in BINARY_SOURCES:
+            for var, value in plain_environment_values(name).items():
+                text = json.dumps(value)
+                self.assertNotRegex(text, r"\{\{resolve:(secretsmanager|ssm-secure)", f"{name}: {var}")
+        for name, f in of_type("AWS::Serverless::Function").items():
+            self.assertNotIn("resolve:secretsmanager", json.dumps(f["Properties"].get("Environment", {})), name)
+        self.assertNotIn("resolve:secretsmanager", json.dumps(T.get("Globals", {})))
+
+    def test_controller_reads_the_database_url_from_the_secret(self):
+        env = environment("ControllerFunction")
+        self.assertNotIn("DATABASE_URL", env)
+        self.assertEqual(env["DATABASE_SECRET_ARN"], "!Ref DatabaseSecretArn")
+        source = rust_sources("adapters/controller-lambda/src")
+        # The "url" key of the secret's JSON, the same key the task's ECS secret takes.
+        self.assertRegex(source, r'secrets::read\(\s*secrets,\s*arn,\s*Some\("url"\)\s*\)')
+        for definition in ("ScheduledTaskDefinition", "AdhocTaskDefinition"):
+            self.assertEqual(environment(definition)["DATABASE_URL"], "secret !Sub ${DatabaseSecretArn}:url::")
+
+    def test_signing_secrets_are_generated_long_enough(self):
+        min_bytes = int(source_constant("adapters/aws-sinks/src/signing.rs", "MIN_KEY_BYTES"))
+        self.assertEqual(set(of_type("AWS::SecretsManager::Secret")), set(SIGNING_SECRETS))
+        for name in SIGNING_SECRETS:
+            props = RESOURCES[name]["Properties"]
+            # Generated by Secrets Manager: no value in the template.
+            self.assertNotIn("SecretString", props, name)
+            generate = props["GenerateSecretString"]
+            self.assertEqual(generate["PasswordLength"], 64, name)
+            self.assertGreaterEqual(generate["PasswordLength"], min_bytes, name)
+            # Letters and digits only: the text is the key, used as it is (trimmed) by Rust and by
+            # the receiver, with no quoting or escaping issues.
+            self.assertIs(generate["ExcludePunctuation"], True, name)
+            self.assertNotIn("SecretStringTemplate", generate, name)
+
+    def test_each_signing_secret_reaches_exactly_its_readers(self):
+        for secret, readers in SIGNING_SECRETS.items():
+            referring = {
+                name for name, r in RESOURCES.items()
+                if name != secret and f'"Ref": "{secret}"' in json.dumps(r)
+            }
+            roles = {"AdhocTaskDefinition": "AdhocTaskRole"}
+            expected = {roles.get(r, r) for r in readers} | set(readers)
+            self.assertEqual(referring, expected, secret)
+            for reader, var in readers.items():
+                self.assertEqual(environment(reader).get(var), f"!Ref {secret}", reader)
+                role = roles.get(reader, reader)
+                self.assertIn(f"!Ref {secret}", EXPECTED_ACTIONS[role]["secretsmanager:GetSecretValue"], role)
+
+    def test_variables_set_together(self):
+        for name, (a, b) in SET_TOGETHER.items():
+            source = rust_sources(*BINARY_SOURCES[name])
+            self.assertIn(f"{a} and {b} are set together", source, name)
+            env = environment(name)
+            self.assertEqual(a in env, b in env, f"{name}: {a} and {b} must be set together")
+            self.assertIn(a, env, name)
+
+    def test_callbacks_are_signed(self):
+        source = rust_sources("adapters/fargate-task/src")
+        self.assertIn("CALLBACK_URL needs CALLBACK_SECRET_ARN", source)
+        env = environment("AdhocTaskDefinition")
+        self.assertIn("CALLBACK_URL", env)
+        self.assertEqual(env.get("CALLBACK_SECRET_ARN"), "!Ref CallbackSecret")
+        # A task definition that may call back must carry the key; the scheduled one never posts.
+        self.assertNotIn("CALLBACK_URL", environment("ScheduledTaskDefinition"))
+        self.assertNotIn("CALLBACK_SECRET_ARN", environment("ScheduledTaskDefinition"))
+
+    def test_the_receiver_can_find_the_callback_secret(self):
+        self.assertEqual(show(T["Outputs"]["CallbackSecretArn"]["Value"]), "!Ref CallbackSecret")
+
+
+# ---------------------------------------------------------------- the picture route
+
+STAGE_URL = "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+
+
+def api_routes():
+    """(path, method) -> (function, ApiKeyRequired, RestApiId) of every Api event."""
+    routes = {}
+    for name, f in of_type("AWS::Serverless::Function").items():
+        for event in f["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            p = event["Properties"]
+            key = (p["Path"], p["Method"].lower())
+            assert key not in routes, key
+            routes[key] = (name, p.get("Auth", {}).get("ApiKeyRequired"), show(p.get("RestApiId")))
+    return routes
+
+
+class PictureRoute(unittest.TestCase):
+    def picture_prefix(self):
+        prefix = source_constant("adapters/payloads/src/lib.rs", "PICTURE_PREFIX").strip('"')
+        self.assertEqual(prefix, "pictures/")
+        return prefix
+
+    def test_routes_and_their_api_keys(self):
+        prefix = self.picture_prefix()
+        self.assertEqual(api_routes(), {
+            # Starts tasks: callers need the API key.
+            ("/run", "post"): ("ControllerFunction", True, "!Ref Api"),
+            # The email's link: its signature and expiry authenticate it; recipients have no key.
+            (f"/{prefix}{{proxy+}}", "get"): ("ControllerFunction", False, "!Ref Api"),
+        })
+        api = RESOURCES["Api"]["Properties"]
+        # Any route added later needs the key unless it says otherwise.
+        self.assertIs(api["Auth"]["ApiKeyRequired"], True)
+        self.assertEqual(api["StageName"], "v1")
+
+    def test_the_controller_serves_the_proxy_path(self):
+        source = rust_sources("adapters/controller-lambda/src")
+        self.assertIn('"/pathParameters/proxy"', source)
+        self.assertRegex(source, r'query\(event,\s*"expires"\)')
+        self.assertRegex(source, r'query\(event,\s*"signature"\)')
+        self.assertEqual(source_constant("adapters/controller-lambda/src/pictures.rs", "REDIRECT_LIFETIME"),
+                         "Duration::from_secs(300)")
+
+    def test_links_point_at_the_route(self):
+        prefix = self.picture_prefix()
+        stage = RESOURCES["Api"]["Properties"]["StageName"]
+        base = f"!Sub {STAGE_URL}{stage}"
+        self.assertEqual(environment("NotifyFunction")["PICTURE_LINK_BASE"], base)
+        # The link is {base}/{key} with key = pictures/{user}/{run}.jpg: the route's path.
+        signing = (ROOT / "adapters/aws-sinks/src/signing.rs").read_text(encoding="utf-8")
+        self.assertIn('"{}/{}?expires={expires}&signature={}"', signing)
+        self.assertEqual(show(T["Outputs"]["PictureRouteUrl"]["Value"]), f"{base}/{prefix}")
+        self.assertEqual(show(T["Outputs"]["ApiUrl"]["Value"]), f"{base}/run")
+
+    def test_pictures_are_keyed_where_the_grants_are(self):
+        prefix = self.picture_prefix()
+        self.assertEqual(PICTURES, f"!Sub ${{ResultsBucket.Arn}}/{prefix}*")
+        payloads = (ROOT / "adapters/payloads/src/lib.rs").read_text(encoding="utf-8")
+        self.assertIn('format!("{PICTURE_PREFIX}{user_id}/{run_id}.jpg")', payloads)
+        # Who touches pictures/, and how: the tasks write, the Lambdas read, nobody else.
+        touching = {
+            (role, action)
+            for role, actions in EXPECTED_ACTIONS.items()
+            for action, resources in actions.items() if PICTURES in resources
+        }
+        self.assertEqual(touching, {
+            ("ScheduledTaskRole", "s3:PutObject"), ("AdhocTaskRole", "s3:PutObject"),
+            ("NotifyFunction", "s3:GetObject"), ("ControllerFunction", "s3:GetObject"),
+        })
+
+    def test_picture_link_days_parameter(self):
+        param = T["Parameters"]["PictureLinkDays"]
+        self.assertEqual(param["Type"], "Number")
+        self.assertEqual((param["Default"], param["MinValue"], param["MaxValue"]), (30, 1, 365))
+        # The code's own default and bounds.
+        source = rust_sources("adapters/notify-lambda/src")
+        m = re.search(r'num\("PICTURE_LINK_DAYS",\s*(\d+)\)\?\s*\.clamp\((\d+),\s*(\d+)\)', source)
+        self.assertIsNotNone(m, "PICTURE_LINK_DAYS parsing not found in notify-lambda")
+        self.assertEqual(tuple(int(x) for x in m.groups()), (param["Default"], param["MinValue"], param["MaxValue"]))
+        # A link must not outlive its picture (the bucket's expiration).
+        (rule,) = RESOURCES["ResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+        self.assertLessEqual(param["MaxValue"], rule["ExpirationInDays"])
+
+
+# ---------------------------------------------------------------- no dependency cycle
+
+PSEUDO = re.compile(r"AWS::\w+")
+
+
+def references(value, local=()):
+    """Logical ids a template value refers to (Ref, GetAtt, Sub)."""
+    found = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
+            elif key == "Fn::Sub":
+                text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1])
+                for var in re.findall(r"\$\{([^}!][^}]*)\}", text):
+                    found.add(var.split(".")[0])
+                found -= set(variables)
+                found |= references(variables)
+            else:
+                found |= references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return {f for f in found if f in RESOURCES}
+
+
+def dependency_graph():
+    """Resource -> resources it depends on, as CloudFormation sees them after the SAM transform.
+    cfn-lint (1.x) checks cycles (E3004) on the untransformed template only, and skips SAM
+    resources: it cannot see that SAM's RestApi body integrates each function with an Api event
+    (Api -> function), the edge that closes NotifyFunction -> Api -> ControllerFunction -> task
+    definition -> NotifyFunction. So this test models it."""
+    graph = {name: set() for name in RESOURCES}
+    for name, r in RESOURCES.items():
+        props = dict(r.get("Properties", {}))
+        events = props.pop("Events", {}) if r["Type"] == "AWS::Serverless::Function" else {}
+        graph[name] |= references(props) | set(as_list(r.get("DependsOn", [])))
+        for event in events.values():
+            if event["Type"] == "Api":
+                # The function's event becomes a method of the RestApi's body (its integration
+                # URI names the function's ARN) and a permission naming both.
+                (api,) = references(event["Properties"]["RestApiId"])
+                graph[api].add(name)
+            # Other events (schedules) become resources that depend on the function.
+    return graph
+
+
+def find_cycle(graph):
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+class NoDependencyCycle(unittest.TestCase):
+    def test_no_cycle(self):
+        cycle = find_cycle(dependency_graph())
+        self.assertIsNone(cycle, " -> ".join(cycle or []))
+
+    def test_the_graph_sees_the_edges_that_matter(self):
+        # Guards the model above: without these edges the test would pass vacuously.
+        graph = dependency_graph()
+        self.assertIn("ControllerFunction", graph["Api"])
+        self.assertIn("Api", graph["NotifyFunction"])
+        self.assertIn("ScheduledTaskDefinition", graph["ControllerFunction"])
+        self.assertIn("ScheduledTaskRole", graph["ControllerFunction"])
+        self.assertEqual(find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}), ["a", "b", "c", "a"])
+
+    def test_the_tasks_name_the_notification_lambda_by_its_fixed_name(self):
+        # Nothing the controller depends on may refer to NotifyFunction: the tasks use its name.
+        self.assertEqual(show(RESOURCES["NotifyFunction"]["Properties"]["FunctionName"]), NOTIFY_NAME)
+        self.assertTrue(NOTIFY_ARN.endswith(":function:" + NOTIFY_NAME.removeprefix("!Sub ")))
+        for definition in ("ScheduledTaskDefinition", "AdhocTaskDefinition"):
+            self.assertEqual(environment(definition)["NOTIFY_FUNCTION_NAME"], NOTIFY_NAME, definition)
 
 
 # ---------------------------------------------------------------- task size, Fargate only
