@@ -1,6 +1,8 @@
 //! `footfall serve` and `footfall run-schedule --serve` with the real binary: a data folder
 //! filled by a real `run-schedule --once` on the shared video, then the pages, the API, the
-//! latest picture and the metrics over loopback HTTP, and a clean stop on SIGTERM.
+//! latest picture and the metrics over loopback HTTP, the pages in headless chromium (a
+//! screenshot kept under `CARGO_TARGET_TMPDIR/footfall-serve-screenshots/`), and a clean stop on
+//! SIGTERM.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -179,6 +181,54 @@ async fn serve_shows_what_a_real_run_stored() {
         "{metrics}"
     );
 
+    // A real browser on the real run's pages: the tile, the sparkline, the annotated picture
+    // decoded (the page marks each <img> data-loaded="1" once it has), the stream page's chart.
+    match chromium() {
+        Some(chromium) => {
+            let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("footfall-serve-screenshots");
+            std::fs::create_dir_all(&shots).unwrap();
+            let overview = browse(
+                &chromium,
+                &root,
+                &["--dump-dom"],
+                &format!("http://127.0.0.1:{port}/"),
+            );
+            assert!(overview.contains("<article class=\"tile"), "{overview}");
+            assert!(overview.contains("<svg class=\"spark\""), "{overview}");
+            assert!(
+                overview.contains("data-loaded=\"1\""),
+                "picture not decoded: {overview}"
+            );
+            let stream = browse(
+                &chromium,
+                &root,
+                &["--dump-dom"],
+                &format!("http://127.0.0.1:{port}/users/lobby?range=day"),
+            );
+            assert!(stream.contains("<svg class=\"chart\""), "{stream}");
+            let shot = shots.join("overview.png");
+            browse(
+                &chromium,
+                &root,
+                &[
+                    "--window-size=1280,820",
+                    &format!("--screenshot={}", shot.display()),
+                ],
+                &format!("http://127.0.0.1:{port}/"),
+            );
+            assert!(
+                std::fs::metadata(&shot).is_ok_and(|m| m.len() > 10_000),
+                "{}",
+                shot.display()
+            );
+            eprintln!("screenshot: {}", shot.display());
+        }
+        None => assert!(
+            std::env::var_os("FOOTFALL_REQUIRE_BROWSER").is_none(),
+            "FOOTFALL_REQUIRE_BROWSER is set but no chromium was found"
+        ),
+    }
+
     let stopped = stop(server, Duration::from_secs(10));
     assert!(
         stopped.status.success(),
@@ -186,6 +236,44 @@ async fn serve_shows_what_a_real_run_stored() {
         String::from_utf8_lossy(&stopped.stderr)
     );
     std::fs::remove_dir_all(&root).ok();
+}
+
+fn chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
+        .find(|p| p.is_file())
+}
+
+/// Headless chromium on `url`: its stdout (the DOM with --dump-dom).
+fn browse(chromium: &Path, root: &Path, args: &[&str], url: &str) -> String {
+    let output = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+            "--timeout=8000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            root.join("chromium-profile").display()
+        ))
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        output.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -102,12 +102,13 @@ impl NotifyConfig {
                     .into(),
             ));
         }
-        if let Some(base) = &picture_link_base {
-            if !base.starts_with("https://") && !base.starts_with("http://") {
-                return Err(NotifyError::Config(
-                    "PICTURE_LINK_BASE must be an http(s) URL".into(),
-                ));
-            }
+        if let Some(base) = &picture_link_base
+            && !base.starts_with("https://")
+            && !base.starts_with("http://")
+        {
+            return Err(NotifyError::Config(
+                "PICTURE_LINK_BASE must be an http(s) URL".into(),
+            ));
         }
         Ok(Self {
             picture_link_base,
@@ -196,13 +197,12 @@ impl Notifier {
         let mut lifetime = cfg.presign_expiry;
         if let Some(provider) = &self.credentials {
             use aws_credential_types::provider::ProvideCredentials;
-            if let Ok(creds) = provider.provide_credentials().await {
-                if let Some(left) = creds
+            if let Ok(creds) = provider.provide_credentials().await
+                && let Some(left) = creds
                     .expiry()
                     .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
-                {
-                    lifetime = lifetime.min(left);
-                }
+            {
+                lifetime = lifetime.min(left);
             }
         }
         let presign = PresigningConfig::expires_in(lifetime.max(Duration::from_secs(1)))
