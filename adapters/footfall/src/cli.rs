@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use footfall_job::{CountError, CountReport, Counting, PeopleCounter, count_stream_until};
+use footfall_job::{
+    CountError, CountReport, Counting, PeopleCounter, Tracking, count_stream_tracked,
+};
 use frame_source::{
     JobOptions, Limits, SamplingPolicy, SourceSpec, StopHandle, StreamHealth, UrlResolver,
 };
@@ -149,12 +151,40 @@ pub struct CountArgs {
     /// options (`--batch`) set it.
     #[arg(skip = 8usize)]
     pub batch: usize,
+    /// Score a box needs to count as a person in a sample of a tracking job (the detector then
+    /// reports boxes down to 0.1 for the tracker); set from the detector's --score-threshold.
+    #[arg(skip = 0.25f32)]
+    pub count_min_score: f32,
     /// One JSON document on stdout instead of text.
     #[arg(long)]
     pub json: bool,
     /// Write the annotated frame with the highest count into this folder.
     #[arg(long, value_name = "DIR")]
     pub annotate: Option<PathBuf>,
+    /// Track people (ByteTrack) at this many samples per second and report unique people, and
+    /// line and zone counts (default 10 when --line or --zone is given; sets the sampling).
+    #[arg(long, value_name = "F", conflicts_with_all = ["frames", "every", "every_nth"])]
+    pub fps: Option<f64>,
+    /// A counting line in source pixels, NAME=X1,Y1,X2,Y2 (repeatable): a person's feet crossing
+    /// it from the left of the directed segment P1->P2 to its right count `in` (a vertical line
+    /// drawn top to bottom counts left-to-right as in), the reverse `out`.
+    #[arg(long = "line", value_name = "NAME=X1,Y1,X2,Y2")]
+    pub lines: Vec<footfall_tracking::Line>,
+    /// A zone in source pixels, NAME=X1,Y1,X2,Y2,X3,Y3[,...] (repeatable): people inside per
+    /// sample, visits and dwell times.
+    #[arg(long = "zone", value_name = "NAME=X1,Y1,...")]
+    pub zones: Vec<footfall_tracking::Zone>,
+}
+
+impl CountArgs {
+    /// The tracking rate, when this is a tracking job (--fps, --line or --zone).
+    pub fn tracking_fps(&self) -> Option<f64> {
+        match self.fps {
+            Some(fps) => Some(fps),
+            None if !self.lines.is_empty() || !self.zones.is_empty() => Some(10.0),
+            None => None,
+        }
+    }
 }
 
 /// What `footfall count` produced.
@@ -202,9 +232,37 @@ pub fn run_count_until(
     if let Some(dir) = &args.annotate {
         check_output_dir(dir)?;
     }
+    let tracking = match args.tracking_fps() {
+        Some(fps) if !(fps > 0.0 && fps <= 60.0) => {
+            return Err(CliError::Usage(format!(
+                "--fps {fps}: expected a rate above 0 and at most 60"
+            )));
+        }
+        Some(fps) => {
+            let counting = footfall_tracking::Counting::new(footfall_tracking::CountingConfig {
+                tracker: footfall_tracking::TrackerConfig {
+                    frame_rate: fps,
+                    ..Default::default()
+                },
+                lines: args.lines.clone(),
+                zones: args.zones.clone(),
+                ..Default::default()
+            })
+            .map_err(|err| CliError::Usage(err.to_string()))?;
+            Some(Tracking {
+                counting,
+                count_min_score: args.count_min_score,
+            })
+        }
+        None => None,
+    };
+    let sampling = match args.tracking_fps() {
+        Some(fps) => SamplingPolicy::Every(Duration::from_secs_f64(1.0 / fps)),
+        None => args.sampling.policy(),
+    };
     let spec = SourceSpec::parse(&args.source)?.resolve(resolver)?;
     let options = JobOptions {
-        sampling: args.sampling.policy(),
+        sampling,
         limits: args.limits.limits(),
         batch_size: args.batch.max(1),
         ..JobOptions::default()
@@ -218,7 +276,7 @@ pub fn run_count_until(
         bar
     });
     let mut lines = Vec::new();
-    let report = count_stream_until(spec, options, counter, stop, &mut |samples| {
+    let report = count_stream_tracked(spec, options, counter, stop, tracking, &mut |samples| {
         for sample in samples {
             if !args.json {
                 lines.push(format!("t={:>8.2}s  people={}", sample.t, sample.people));
@@ -280,6 +338,24 @@ pub fn run_count_until(
             show(report.summary.median),
             show(report.summary.p90)
         )?;
+        if let Some(tracked) = &report.tracking {
+            writeln!(
+                out,
+                "tracking: fps={} unique_people={}",
+                tracked.tracking.fps, tracked.tracking.unique_people
+            )?;
+            for line in &tracked.lines {
+                writeln!(out, "line {}: in={} out={}", line.name, line.ins, line.outs)?;
+            }
+            for zone in &tracked.zones {
+                writeln!(
+                    out,
+                    "zone {}: {}",
+                    zone.name,
+                    serde_json::to_string(zone).unwrap_or_default()
+                )?;
+            }
+        }
         if let Some(error) = &report.stream.error {
             writeln!(out, "stream: {error}")?;
         }

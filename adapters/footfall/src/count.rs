@@ -19,12 +19,19 @@ pub struct CountArgs {
 
 /// The exit status: 0 when the stream was healthy, 3 when not (the report is printed either way).
 pub fn run(args: CountArgs) -> anyhow::Result<u8> {
+    let mut postprocess = args.thresholds.postprocess();
+    let mut count = args.count;
+    if count.tracking_fps().is_some() {
+        // ByteTrack's second association uses the low-score boxes (0.1 and up); a sample's
+        // people count still takes only boxes above the usual threshold.
+        count.count_min_score = postprocess.score_threshold;
+        postprocess.score_threshold = postprocess.score_threshold.min(0.1);
+    }
     let detector = args
         .model
-        .load_detector(args.thresholds.postprocess())
+        .load_detector(postprocess)
         .context("loading the detector")?;
     let counter = DetectorCounter::new(detector);
-    let mut count = args.count;
     count.batch = args.model.batch.max(1);
     let stop = StopHandle::new();
     stop_on_ctrl_c(stop.clone());

@@ -11,6 +11,15 @@ use serde::Serialize;
 
 use crate::counter::{CounterError, PeopleCounter};
 
+/// A tracking job (issue 12): ByteTrack over the sampled frames, with counting lines and zones.
+/// The detector then reports boxes down to ByteTrack's low score (0.1); a sample's people count
+/// keeps only boxes of at least `count_min_score` (the detector's usual threshold).
+#[derive(Debug)]
+pub struct Tracking {
+    pub counting: footfall_tracking::Counting,
+    pub count_min_score: f32,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CountError {
     /// The URL could not be parsed or resolved, or the stream not opened: the stream's fault.
@@ -61,6 +70,8 @@ pub struct CountReport {
     /// Decode and inference overlap, so `stream.decode_time` is mostly hidden behind `count_time`.
     pub count_time: Duration,
     pub wait_time: Duration,
+    /// Unique people, line and zone counts of a tracking job.
+    pub tracking: Option<footfall_tracking::TrackingSummary>,
 }
 
 impl CountReport {
@@ -70,9 +81,10 @@ impl CountReport {
     }
 
     /// The `footfall count --json` document:
-    /// `{"source","health","samples":[{"t","people"}],"max","median","p90","frames","annotated","error","stopped"}`.
+    /// `{"source","health","samples":[{"t","people"}],"max","median","p90","frames","annotated","error","stopped"}`,
+    /// and for a tracking job `"tracking":{"fps","unique_people"},"lines":[..],"zones":[..]`.
     pub fn to_json(&self, annotated: Option<&std::path::Path>) -> serde_json::Value {
-        serde_json::json!({
+        let mut document = serde_json::json!({
             "source": self.source,
             "health": self.health.as_str(),
             // Times to the millisecond: the stream's clock, not float noise.
@@ -88,7 +100,17 @@ impl CountReport {
             "annotated": annotated.map(|p| p.display().to_string()),
             "error": self.stream.error.as_ref().map(|e| e.to_string()),
             "stopped": self.stream.stopped,
-        })
+        });
+        if let (Some(tracking), Some(fields)) = (
+            self.tracking
+                .as_ref()
+                .and_then(|t| serde_json::to_value(t).ok()),
+            document.as_object_mut(),
+        ) && let serde_json::Value::Object(tracked) = tracking
+        {
+            fields.extend(tracked);
+        }
+        document
     }
 }
 
@@ -124,6 +146,19 @@ pub fn count_stream_until(
     stop: StopHandle,
     on_batch: &mut dyn FnMut(&[Sample]),
 ) -> Result<CountReport, CountError> {
+    count_stream_tracked(spec, options, counter, stop, None, on_batch)
+}
+
+/// [`count_stream_until`], tracking people across the samples when `tracking` is given: one
+/// pass, the same frames; the report then carries the tracking summary.
+pub fn count_stream_tracked(
+    spec: SourceSpec,
+    options: JobOptions,
+    counter: &dyn PeopleCounter,
+    stop: StopHandle,
+    mut tracking: Option<Tracking>,
+    on_batch: &mut dyn FnMut(&[Sample]),
+) -> Result<CountReport, CountError> {
     // Reports are shown and stored: no credentials.
     let source = footfall_domain::redact_url(&spec.original).into_owned();
     let mut stream = FrameStream::open_with_stop(spec, options, stop)?;
@@ -142,7 +177,27 @@ pub fn count_stream_until(
             .unzip();
         // On a counter error the stream is dropped, which stops the decode thread.
         let counting = Instant::now();
-        let counts = counter.count(&images).map_err(CountError::Counter)?;
+        let counts = match tracking.as_mut() {
+            None => counter.count(&images).map_err(CountError::Counter)?,
+            Some(tracking) => {
+                let boxes = counter.people_boxes(&images).map_err(CountError::Counter)?;
+                if boxes.len() != images.len() {
+                    return Err(CountError::CountMismatch {
+                        expected: images.len(),
+                        got: boxes.len(),
+                    });
+                }
+                let min = tracking.count_min_score;
+                times
+                    .iter()
+                    .zip(&boxes)
+                    .map(|(t, people)| {
+                        tracking.counting.push(*t, Some(people));
+                        people.iter().filter(|p| p.score >= min).count()
+                    })
+                    .collect()
+            }
+        };
         count_time += counting.elapsed();
         if counts.len() != images.len() {
             return Err(CountError::CountMismatch {
@@ -170,5 +225,6 @@ pub fn count_stream_until(
         stream: report,
         count_time,
         wait_time,
+        tracking: tracking.map(|t| t.counting.summary()),
     })
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use crate::counter::{CounterError, PeopleCounter};
+use crate::counter::{CounterError, PeopleCounter, PersonBox};
 use detector_core::{Detector, count_people_in};
 use detector_prepost::annotate::{annotate, encode_jpeg};
 use image::RgbImage;
@@ -40,5 +40,23 @@ impl PeopleCounter for DetectorCounter {
         let detections = detections.first().map(Vec::as_slice).unwrap_or_default();
         let image = annotate(frame, detections, count_people_in(detections));
         Ok(encode_jpeg(&image, ANNOTATED_JPEG_QUALITY)?)
+    }
+
+    fn people_boxes(&self, frames: &[RgbImage]) -> Result<Vec<Vec<PersonBox>>, CounterError> {
+        Ok(self
+            .detector()?
+            .detect(frames)?
+            .into_iter()
+            .map(|frame| {
+                frame
+                    .into_iter()
+                    .filter(|d| d.is_person())
+                    .map(|d| PersonBox {
+                        bbox: [d.x1, d.y1, d.x2, d.y2],
+                        score: d.score,
+                    })
+                    .collect()
+            })
+            .collect())
     }
 }

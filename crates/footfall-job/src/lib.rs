@@ -12,9 +12,10 @@ pub mod detector;
 pub mod pipeline;
 
 pub use count::{
-    BusiestFrame, CountError, CountReport, Sample, count_stream, count_stream_until, count_url,
+    BusiestFrame, CountError, CountReport, Sample, Tracking, count_stream, count_stream_tracked,
+    count_stream_until, count_url,
 };
-pub use counter::{CounterError, PeopleCounter};
+pub use counter::{CounterError, PeopleCounter, PersonBox};
 pub use pipeline::{
     AlertOutcome, Counting, FailedAttempt, JobOutcome, JobPolicy, JobRequest, JobSinks, Step,
     run_job,
