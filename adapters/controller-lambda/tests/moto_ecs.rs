@@ -409,16 +409,7 @@ async fn signed_picture_links_redirect_to_the_picture() {
         .await
         .unwrap();
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let arn = secrets
-        .create_secret()
-        .name(unique("link-key"))
-        .secret_string(LINK_SECRET)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string();
+    let arn = s.moto.create_secret("link-key", LINK_SECRET).await;
     let mut config = s.config.clone();
     config.pictures_bucket = Some(bucket.clone());
     config.link_secret_arn = Some(arn);
@@ -515,28 +506,14 @@ async fn the_database_url_is_read_from_secrets_manager() {
     let s = setup().await;
     let sdk = s.moto.sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let create = |name: String, text: &str| {
-        let secrets = secrets.clone();
-        let text = text.to_string();
-        async move {
-            secrets
-                .create_secret()
-                .name(name)
-                .secret_string(text)
-                .send()
-                .await
-                .unwrap()
-                .arn()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let good = create(
-        unique("db"),
-        r#"{"url":"mysql://footfall_app:pw@db.internal:3306/footfall","engine":"mysql"}"#,
-    )
-    .await;
-    let no_url = create(unique("db"), r#"{"username":"x"}"#).await;
+    let good = s
+        .moto
+        .create_secret(
+            "db",
+            r#"{"url":"mysql://footfall_app:pw@db.internal:3306/footfall","engine":"mysql"}"#,
+        )
+        .await;
+    let no_url = s.moto.create_secret("db", r#"{"username":"x"}"#).await;
     let mut config = s.config.clone();
     assert_eq!(
         controller_lambda::database_url(&config, &secrets)

@@ -596,16 +596,7 @@ const CALLBACK_SECRET: &str = "5d0c1f8e2a7b4c9d6e3f0a1b2c3d4e5f";
 
 /// A callback signing key in the world's Secrets Manager; its ARN.
 async fn callback_secret(w: &World, text: &str) -> String {
-    aws_sdk_secretsmanager::Client::new(&w.sdk)
-        .create_secret()
-        .name(unique("callback-key"))
-        .secret_string(text)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string()
+    w.moto.create_secret("callback-key", text).await
 }
 
 /// The ad-hoc run's result reaches the receiver signed with the key from Secrets Manager, with

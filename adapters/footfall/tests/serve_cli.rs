@@ -11,6 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use results_store::{NewUser, Store};
+use testdata::browser::{browse, chromium_or_skip};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -183,13 +184,14 @@ async fn serve_shows_what_a_real_run_stored() {
 
     // A real browser on the real run's pages: the tile, the sparkline, the annotated picture
     // decoded (the page marks each <img> data-loaded="1" once it has), the stream page's chart.
-    match chromium() {
+    match chromium_or_skip() {
         Some(chromium) => {
+            let profile = root.join("chromium-profile");
             let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("footfall-serve-screenshots");
             std::fs::create_dir_all(&shots).unwrap();
             let overview = browse(
                 &chromium,
-                &root,
+                &profile,
                 &["--dump-dom"],
                 &format!("http://127.0.0.1:{port}/"),
             );
@@ -201,7 +203,7 @@ async fn serve_shows_what_a_real_run_stored() {
             );
             let stream = browse(
                 &chromium,
-                &root,
+                &profile,
                 &["--dump-dom"],
                 &format!("http://127.0.0.1:{port}/users/lobby?range=day"),
             );
@@ -209,7 +211,7 @@ async fn serve_shows_what_a_real_run_stored() {
             let shot = shots.join("overview.png");
             browse(
                 &chromium,
-                &root,
+                &profile,
                 &[
                     "--window-size=1280,820",
                     &format!("--screenshot={}", shot.display()),
@@ -223,10 +225,7 @@ async fn serve_shows_what_a_real_run_stored() {
             );
             eprintln!("screenshot: {}", shot.display());
         }
-        None => assert!(
-            std::env::var_os("FOOTFALL_REQUIRE_BROWSER").is_none(),
-            "FOOTFALL_REQUIRE_BROWSER is set but no chromium was found"
-        ),
+        None => eprintln!("chromium not found: the browser part was skipped"),
     }
 
     let stopped = stop(server, Duration::from_secs(10));
@@ -236,44 +235,6 @@ async fn serve_shows_what_a_real_run_stored() {
         String::from_utf8_lossy(&stopped.stderr)
     );
     std::fs::remove_dir_all(&root).ok();
-}
-
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|p| p.is_file())
-}
-
-/// Headless chromium on `url`: its stdout (the DOM with --dump-dom).
-fn browse(chromium: &Path, root: &Path, args: &[&str], url: &str) -> String {
-    let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--timeout=8000",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            root.join("chromium-profile").display()
-        ))
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

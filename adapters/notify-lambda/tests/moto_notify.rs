@@ -452,16 +452,7 @@ async fn a_stored_4k_picture_alerts_by_key_with_a_signed_link() {
         .await
         .unwrap();
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let arn = secrets
-        .create_secret()
-        .name(unique("link-key"))
-        .secret_string(LINK_SECRET)
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string();
+    let arn = s.moto.create_secret("link-key", LINK_SECRET).await;
     let mut config = s.n.config.clone();
     config.picture_link_base = Some("https://api.example/v1".into());
     config.link_secret_arn = Some(arn);
@@ -541,16 +532,7 @@ async fn link_secret_problems_stop_the_start() {
     let s = setup(15).await;
     let sdk = s.moto.sdk_config().await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let weak = secrets
-        .create_secret()
-        .name(unique("weak"))
-        .secret_string("hunter2")
-        .send()
-        .await
-        .unwrap()
-        .arn()
-        .unwrap()
-        .to_string();
+    let weak = s.moto.create_secret("weak", "hunter2").await;
     let mut config = s.n.config.clone();
     config.picture_link_base = Some("https://api.example/v1".into());
     config.link_secret_arn = Some(weak);

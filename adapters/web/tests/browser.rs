@@ -9,61 +9,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use footfall_web::{ServeConfig, Server};
-
-fn chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .flat_map(|name| {
-            std::env::var_os("PATH")
-                .map(|p| {
-                    std::env::split_paths(&p)
-                        .map(|d| d.join(name))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default()
-        })
-        .find(|p| p.is_file())
-}
-
-fn browse(chromium: &Path, profile: &Path, args: &[&str], url: &str) -> String {
-    let output = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--hide-scrollbars",
-            "--no-first-run",
-            "--timeout=8000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .output()
-        .expect("chromium runs");
-    assert!(
-        output.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use testdata::browser::{browse, chromium_or_skip};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_renders_tiles_charts_and_pictures() {
-    let Some(chromium) = chromium() else {
-        assert!(
-            std::env::var_os("FOOTFALL_REQUIRE_BROWSER").is_none(),
-            "FOOTFALL_REQUIRE_BROWSER is set but no chromium was found"
-        );
+    let Some(chromium) = chromium_or_skip() else {
         eprintln!("chromium not found: browser test skipped (apt-get install chromium)");
         return;
     };

@@ -277,6 +277,21 @@ impl Moto {
             .to_string()
     }
 
+    /// A Secrets Manager secret holding `text`, under a unique name starting with `prefix`; its
+    /// ARN (the form the footfall processes are configured with).
+    pub async fn create_secret(&self, prefix: &str, text: &str) -> String {
+        aws_sdk_secretsmanager::Client::new(&self.sdk_config().await)
+            .create_secret()
+            .name(unique(prefix))
+            .secret_string(text)
+            .send()
+            .await
+            .expect("CreateSecret")
+            .arn()
+            .expect("secret ARN")
+            .to_string()
+    }
+
     /// Create an IAM role (Lambda CreateFunction on moto needs one) and return its ARN.
     pub async fn create_role(&self, name: &str) -> String {
         let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;

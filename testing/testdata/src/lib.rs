@@ -3,6 +3,7 @@
 //! data is never committed; every test, example and benchmark finds it through here, and a
 //! missing folder is one clear message naming the variable.
 
+pub mod browser;
 pub mod smtp;
 
 use std::path::{Path, PathBuf};
