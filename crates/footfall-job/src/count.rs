@@ -31,6 +31,49 @@ pub enum CountError {
     CountMismatch { expected: usize, got: usize },
 }
 
+impl Tracking {
+    /// One sample's boxes through the tracker, lines and zones.
+    fn sample(&mut self, t: f64, people: &[crate::PersonBox]) -> Counted {
+        let report = self.counting.push(t, Some(people));
+        Counted {
+            people: people
+                .iter()
+                .filter(|p| p.score >= self.count_min_score)
+                .count(),
+            zones: report
+                .zones
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+            lines: report
+                .lines
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+            tracks: report.tracks,
+        }
+    }
+}
+
+/// What counting one frame gave, before it becomes a [`Sample`].
+struct Counted {
+    people: usize,
+    zones: Vec<u32>,
+    lines: Vec<(u64, u64)>,
+    tracks: Vec<footfall_tracking::TrackView>,
+}
+
+impl Counted {
+    fn people(people: usize) -> Self {
+        Self {
+            people,
+            zones: Vec::new(),
+            lines: Vec::new(),
+            tracks: Vec::new(),
+        }
+    }
+}
+
 impl CountError {
     /// The health recorded for a job that failed this way.
     pub fn health(&self) -> footfall_domain::Health {
@@ -41,19 +84,26 @@ impl CountError {
     }
 }
 
-/// One sample: presentation time in seconds and people counted.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+/// One sample: presentation time in seconds and people counted; in a tracking job also each
+/// zone's occupancy and each line's `(in, out)` crossings in this sample, in configuration order
+/// (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
     pub t: f64,
     pub people: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<u32>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<(u64, u64)>,
 }
 
-/// The busiest sampled frame (first one on ties).
+/// The busiest sampled frame (first one on ties), with the tracks seen in it in a tracking job.
 #[derive(Debug, Clone)]
 pub struct BusiestFrame {
     pub t: f64,
     pub people: usize,
     pub image: RgbImage,
+    pub tracks: Vec<footfall_tracking::TrackView>,
 }
 
 /// What counting one stream gave. Statistics are `None` when no frame was counted.
@@ -177,8 +227,13 @@ pub fn count_stream_tracked(
             .unzip();
         // On a counter error the stream is dropped, which stops the decode thread.
         let counting = Instant::now();
-        let counts = match tracking.as_mut() {
-            None => counter.count(&images).map_err(CountError::Counter)?,
+        let counted: Vec<Counted> = match tracking.as_mut() {
+            None => counter
+                .count(&images)
+                .map_err(CountError::Counter)?
+                .into_iter()
+                .map(Counted::people)
+                .collect(),
             Some(tracking) => {
                 let boxes = counter.people_boxes(&images).map_err(CountError::Counter)?;
                 if boxes.len() != images.len() {
@@ -187,30 +242,37 @@ pub fn count_stream_tracked(
                         got: boxes.len(),
                     });
                 }
-                let min = tracking.count_min_score;
                 times
                     .iter()
                     .zip(&boxes)
-                    .map(|(t, people)| {
-                        tracking.counting.push(*t, Some(people));
-                        people.iter().filter(|p| p.score >= min).count()
-                    })
+                    .map(|(t, people)| tracking.sample(*t, people))
                     .collect()
             }
         };
         count_time += counting.elapsed();
-        if counts.len() != images.len() {
+        if counted.len() != images.len() {
             return Err(CountError::CountMismatch {
                 expected: images.len(),
-                got: counts.len(),
+                got: counted.len(),
             });
         }
         let first_new = samples.len();
-        for ((t, people), image) in times.into_iter().zip(counts).zip(images) {
-            samples.push(Sample { t, people });
+        for ((t, counted), image) in times.into_iter().zip(counted).zip(images) {
+            let people = counted.people;
             if busiest.as_ref().is_none_or(|best| people > best.people) {
-                busiest = Some(BusiestFrame { t, people, image });
+                busiest = Some(BusiestFrame {
+                    t,
+                    people,
+                    image,
+                    tracks: counted.tracks,
+                });
             }
+            samples.push(Sample {
+                t,
+                people,
+                zones: counted.zones,
+                lines: counted.lines,
+            });
         }
         on_batch(&samples[first_new..]);
     }
