@@ -9,6 +9,7 @@ use std::path::Path;
 use burn::tensor::{Tensor, TensorData};
 use detector_prepost::postprocess::{Detection, PostprocessConfig, anchor_count, postprocess};
 use detector_prepost::preprocess::letterbox_batch;
+use detector_prepost::tiling::Tiling;
 use image::RgbImage;
 
 use crate::backend::{BackendChoice, SelectedBackend, select_backend};
@@ -22,7 +23,7 @@ pub const NUM_CLASSES: usize = 80;
 
 /// How a [`Detector`] runs: backend, CPU threads, batching and input size. Where the weights
 /// come from is the constructor's argument, what comes out is the [`PostprocessConfig`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunOptions {
     /// Compute backend.
     pub backend: BackendChoice,
@@ -34,6 +35,9 @@ pub struct RunOptions {
     pub max_batch: usize,
     /// Square input side (multiple of 32); `None` for the default of the weights' model size.
     pub input_size: Option<usize>,
+    /// Also detect in an overlapping grid of tiles and merge (small, distant people; costs
+    /// [`Tiling::passes`] forward passes per frame). `None`: the whole frame only.
+    pub tiling: Option<Tiling>,
 }
 
 impl Default for RunOptions {
@@ -43,6 +47,7 @@ impl Default for RunOptions {
             threads: None,
             max_batch: 8,
             input_size: None,
+            tiling: None,
         }
     }
 }
@@ -65,6 +70,7 @@ pub struct Detector {
     input_size: usize,
     postprocess: PostprocessConfig,
     max_batch: usize,
+    tiling: Option<Tiling>,
 }
 
 impl std::fmt::Debug for Detector {
@@ -164,6 +170,7 @@ impl Detector {
             input_size,
             postprocess: post,
             max_batch: run.max_batch.max(1),
+            tiling: run.tiling.filter(|t| t.passes() > 1),
         })
     }
 
@@ -253,6 +260,43 @@ impl Detector {
 
     /// Detections per frame with other postprocessing settings.
     pub fn detect_with(
+        &self,
+        frames: &[RgbImage],
+        config: &PostprocessConfig,
+    ) -> Result<Vec<Vec<Detection>>, DetectorError> {
+        let Some(tiling) = self.tiling else {
+            return self.detect_whole(frames, config);
+        };
+        frames
+            .iter()
+            .map(|frame| {
+                let whole = self.detect_whole(std::slice::from_ref(frame), config)?;
+                let tiles = tiling.tiles(frame.width(), frame.height());
+                let crops: Vec<RgbImage> = tiles
+                    .iter()
+                    .map(|t| {
+                        image::imageops::crop_imm(frame, t.x, t.y, t.width, t.height).to_image()
+                    })
+                    .collect();
+                let per_tile = self.detect_whole(&crops, config)?;
+                Ok(tiling.merge(
+                    frame.dimensions(),
+                    whole.into_iter().next().unwrap_or_default(),
+                    &tiles,
+                    per_tile,
+                    config.iou_threshold,
+                ))
+            })
+            .collect()
+    }
+
+    /// The tiling in use, if any.
+    pub fn tiling(&self) -> Option<Tiling> {
+        self.tiling
+    }
+
+    /// Each frame through the network once, whole.
+    fn detect_whole(
         &self,
         frames: &[RgbImage],
         config: &PostprocessConfig,

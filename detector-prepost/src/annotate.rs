@@ -145,6 +145,171 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], people: usize) -> Rg
     out
 }
 
+/// A tracked person to draw: box in source pixels, track id, and whether the track is
+/// confirmed (tentative tracks are drawn thinner, without an id).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrackMark {
+    pub id: u64,
+    pub bbox: [f32; 4],
+    pub confirmed: bool,
+}
+
+/// A counting line to draw, directed `from` -> `to`, with its counts so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineMark {
+    pub name: String,
+    pub from: [f32; 2],
+    pub to: [f32; 2],
+    pub ins: u64,
+    pub outs: u64,
+}
+
+/// A zone to draw (polygon in source pixels) with the people inside it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneMark {
+    pub name: String,
+    pub points: Vec<[f32; 2]>,
+    pub inside: u32,
+}
+
+/// What a tracking job draws on a frame (`footfall count --annotate` with lines or zones).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TrackingOverlay {
+    pub tracks: Vec<TrackMark>,
+    pub lines: Vec<LineMark>,
+    pub zones: Vec<ZoneMark>,
+    /// People counted in the frame (the banner).
+    pub people: usize,
+}
+
+const ZONE_COLOUR: Rgb<u8> = Rgb([40, 160, 255]);
+const LINE_COLOUR: Rgb<u8> = Rgb([255, 60, 200]);
+const TENTATIVE_COLOUR: Rgb<u8> = Rgb([170, 170, 170]);
+
+/// Draws zones (outline and `name: inside`), counting lines (with a tick on their `in` side and
+/// `name in N out M`), tracked people (`#id` on confirmed tracks) and the people banner.
+/// Returns a new image; the input is untouched.
+pub fn annotate_tracking(frame: &RgbImage, overlay: &TrackingOverlay) -> RgbImage {
+    let mut out = frame.clone();
+    let (width, height) = out.dimensions();
+    // Pixel position of a point, inside the image (tracks predicted past the border, NaN).
+    let at = |p: [f32; 2]| -> (u32, u32) {
+        let clamp = |v: f32, max: u32| v.clamp(0.0, max.saturating_sub(1) as f32) as u32;
+        (clamp(p[0], width), clamp(p[1], height))
+    };
+    let scale = (width.max(height) / 640).clamp(1, 4);
+    let thickness = 2 * scale;
+    for zone in &overlay.zones {
+        let n = zone.points.len();
+        for i in 0..n {
+            draw_segment(
+                &mut out,
+                zone.points[i],
+                zone.points[(i + 1) % n],
+                thickness,
+                ZONE_COLOUR,
+            );
+        }
+        if let Some(anchor) = zone.points.first() {
+            let label = format!("{}: {}", zone.name, zone.inside);
+            let (x, y) = at(*anchor);
+            draw_text(
+                &mut out,
+                x,
+                y,
+                &label,
+                scale,
+                TEXT_COLOUR,
+                Some(ZONE_COLOUR),
+            );
+        }
+    }
+    for line in &overlay.lines {
+        draw_segment(&mut out, line.from, line.to, thickness + scale, LINE_COLOUR);
+        // A tick from the middle towards the side a crossing leaves for an `in` (side < 0 of
+        // the directed segment, i.e. its right-hand side on screen): shows the direction.
+        let (dx, dy) = (line.to[0] - line.from[0], line.to[1] - line.from[1]);
+        let length = (dx * dx + dy * dy).sqrt();
+        if length > 0.0 {
+            let mid = [
+                (line.from[0] + line.to[0]) / 2.0,
+                (line.from[1] + line.to[1]) / 2.0,
+            ];
+            let tick = 12.0 * scale as f32;
+            let normal = [dy / length, -dx / length];
+            let end = [mid[0] + normal[0] * tick, mid[1] + normal[1] * tick];
+            draw_segment(&mut out, mid, end, thickness + scale, LINE_COLOUR);
+        }
+        let label = format!("{} in {} out {}", line.name, line.ins, line.outs);
+        let (x, y) = at(line.from);
+        draw_text(
+            &mut out,
+            x,
+            y,
+            &label,
+            scale,
+            TEXT_COLOUR,
+            Some(LINE_COLOUR),
+        );
+    }
+    for track in &overlay.tracks {
+        let [x1, y1, x2, y2] = track.bbox;
+        let ((x1, y1), (x2, y2)) = (at([x1, y1]), at([x2, y2]));
+        if track.confirmed {
+            draw_rect(&mut out, x1, y1, x2, y2, thickness, PERSON_COLOUR);
+            let label = format!("#{}", track.id);
+            let label_y = y1.checked_sub(8 * scale + 2).unwrap_or(y1);
+            draw_text(
+                &mut out,
+                x1,
+                label_y,
+                &label,
+                scale,
+                TEXT_COLOUR,
+                Some(PERSON_COLOUR),
+            );
+        } else {
+            draw_rect(&mut out, x1, y1, x2, y2, scale, TENTATIVE_COLOUR);
+        }
+    }
+    let banner = format!("people: {}", overlay.people);
+    draw_text(
+        &mut out,
+        0,
+        0,
+        &banner,
+        scale * 2,
+        TEXT_COLOUR,
+        Some(BANNER_COLOUR),
+    );
+    out
+}
+
+/// A straight segment `t` pixels thick (squares stamped along it; clipped to the image).
+fn draw_segment(img: &mut RgbImage, from: [f32; 2], to: [f32; 2], t: u32, colour: Rgb<u8>) {
+    let (dx, dy) = (to[0] - from[0], to[1] - from[1]);
+    // Non-finite or absurd coordinates draw nothing rather than loop for ever.
+    let steps = dx.abs().max(dy.abs()).ceil();
+    if !steps.is_finite() || steps > 100_000.0 {
+        return;
+    }
+    let steps = steps as u32;
+    let half = (t / 2) as f32;
+    for i in 0..=steps {
+        let f = if steps == 0 {
+            0.0
+        } else {
+            i as f32 / steps as f32
+        };
+        let (x, y) = (from[0] + dx * f - half, from[1] + dy * f - half);
+        if x + t as f32 <= 0.0 || y + t as f32 <= 0.0 {
+            continue;
+        }
+        let (x, y) = (x.max(0.0) as u32, y.max(0.0) as u32);
+        fill(img, x, y, x.saturating_add(t), y.saturating_add(t), colour);
+    }
+}
+
 fn fill(img: &mut RgbImage, x0: u32, y0: u32, x1: u32, y1: u32, colour: Rgb<u8>) {
     let (w, h) = img.dimensions();
     for y in y0.min(h)..y1.min(h) {
@@ -236,6 +401,85 @@ mod tests {
             Rgb([0, 0, 0]),
             "input untouched"
         );
+    }
+
+    #[test]
+    fn tracking_overlay_draws_zones_lines_ids_and_banner() {
+        let frame = RgbImage::from_pixel(320, 240, Rgb([0, 0, 0]));
+        let overlay = TrackingOverlay {
+            tracks: vec![
+                TrackMark {
+                    id: 7,
+                    bbox: [100.0, 100.0, 150.0, 200.0],
+                    confirmed: true,
+                },
+                TrackMark {
+                    id: 8,
+                    bbox: [200.0, 100.0, 250.0, 200.0],
+                    confirmed: false,
+                },
+            ],
+            lines: vec![LineMark {
+                name: "door".into(),
+                from: [160.0, 20.0],
+                to: [160.0, 230.0],
+                ins: 3,
+                outs: 1,
+            }],
+            zones: vec![ZoneMark {
+                name: "q".into(),
+                points: vec![[20.0, 150.0], [90.0, 150.0], [90.0, 230.0], [20.0, 230.0]],
+                inside: 2,
+            }],
+            people: 1,
+        };
+        let out = annotate_tracking(&frame, &overlay);
+        assert_eq!(*out.get_pixel(125, 200), PERSON_COLOUR, "confirmed box");
+        assert_eq!(*out.get_pixel(225, 200), TENTATIVE_COLOUR, "tentative box");
+        assert_eq!(*out.get_pixel(160, 180), LINE_COLOUR, "the line");
+        // Top to bottom: `in` is left to right, so the tick points right (x grows).
+        assert_eq!(*out.get_pixel(170, 125), LINE_COLOUR, "tick on the in side");
+        assert_eq!(
+            *out.get_pixel(155, 125),
+            Rgb([0, 0, 0]),
+            "no tick on the out side"
+        );
+        assert_eq!(*out.get_pixel(55, 230), ZONE_COLOUR, "zone outline");
+        assert_eq!(
+            *out.get_pixel(55, 190),
+            Rgb([0, 0, 0]),
+            "zone inside untouched"
+        );
+        assert_eq!(*out.get_pixel(0, 0), BANNER_COLOUR);
+        // The id label sits above the confirmed box, on the box colour.
+        assert!((90..100).any(|y| *out.get_pixel(101, y) == PERSON_COLOUR));
+    }
+
+    #[test]
+    fn tracking_overlay_survives_wild_geometry() {
+        let frame = RgbImage::new(16, 16);
+        let overlay = TrackingOverlay {
+            tracks: vec![TrackMark {
+                id: 1,
+                bbox: [-1e9, f32::NAN, 1e9, 1e9],
+                confirmed: true,
+            }],
+            lines: vec![LineMark {
+                name: "x".into(),
+                from: [f32::INFINITY, 0.0],
+                to: [-1e12, 5.0],
+                ins: 0,
+                outs: 0,
+            }],
+            zones: vec![ZoneMark {
+                name: String::new(),
+                points: vec![],
+                inside: 0,
+            }],
+            people: 0,
+        };
+        let out = annotate_tracking(&frame, &overlay);
+        assert_eq!(out.dimensions(), (16, 16));
     }
 
     #[test]

@@ -208,6 +208,64 @@ impl CountOutcome {
     }
 }
 
+/// JPEG quality of the pictures `--annotate` writes (as the detector counter's).
+const ANNOTATED_JPEG_QUALITY: u8 = 85;
+
+/// The busiest frame of a tracking job as drawn: its tracks, each zone's occupancy then, and
+/// each line's counts up to and including that sample.
+fn tracking_overlay(
+    report: &CountReport,
+    busiest: &footfall_job::BusiestFrame,
+    lines: &[footfall_tracking::Line],
+    zones: &[footfall_tracking::Zone],
+) -> detector_prepost::annotate::TrackingOverlay {
+    use detector_prepost::annotate::{LineMark, TrackMark, ZoneMark};
+    let upto = report.samples.iter().take_while(|s| s.t <= busiest.t);
+    let mut crossed = vec![(0, 0); lines.len()];
+    let mut inside = vec![0; zones.len()];
+    for sample in upto {
+        for (total, (ins, outs)) in crossed.iter_mut().zip(&sample.lines) {
+            total.0 += ins;
+            total.1 += outs;
+        }
+        inside = sample.zones.clone();
+    }
+    detector_prepost::annotate::TrackingOverlay {
+        tracks: busiest
+            .tracks
+            .iter()
+            // Lost tracks are predictions, not people in this frame.
+            .filter(|t| t.state != footfall_tracking::TrackState::Lost)
+            .map(|t| TrackMark {
+                id: t.id,
+                bbox: t.bbox,
+                confirmed: t.state == footfall_tracking::TrackState::Tracked,
+            })
+            .collect(),
+        lines: lines
+            .iter()
+            .zip(&crossed)
+            .map(|(line, (ins, outs))| LineMark {
+                name: line.name.clone(),
+                from: line.p1,
+                to: line.p2,
+                ins: *ins,
+                outs: *outs,
+            })
+            .collect(),
+        zones: zones
+            .iter()
+            .enumerate()
+            .map(|(i, zone)| ZoneMark {
+                name: zone.name.clone(),
+                points: zone.points.clone(),
+                inside: inside.get(i).copied().unwrap_or(0),
+            })
+            .collect(),
+        people: busiest.people,
+    }
+}
+
 /// Runs `footfall count`: one job, per-sample lines (or JSON), summary, annotated picture.
 /// A progress bar goes to stderr when it is a terminal and `--json` is off.
 pub fn run_count(
@@ -304,9 +362,19 @@ pub fn run_count_until(
     );
     let annotated = match (&args.annotate, &report.busiest) {
         (Some(dir), Some(busiest)) => {
-            let jpeg = counter
-                .annotated_jpeg(&busiest.image)
-                .map_err(|err| CliError::Count(CountError::Counter(err)))?;
+            let jpeg = match report.tracking {
+                // A tracking job draws what it tracked: no second detection pass.
+                Some(_) => {
+                    let overlay = tracking_overlay(&report, busiest, &args.lines, &args.zones);
+                    let image =
+                        detector_prepost::annotate::annotate_tracking(&busiest.image, &overlay);
+                    detector_prepost::annotate::encode_jpeg(&image, ANNOTATED_JPEG_QUALITY)
+                        .map_err(|err| CliError::Count(CountError::Counter(err.into())))?
+                }
+                None => counter
+                    .annotated_jpeg(&busiest.image)
+                    .map_err(|err| CliError::Count(CountError::Counter(err)))?,
+            };
             let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
             let path = dir.join(format!(
                 "footfall-{stamp}-t{:.2}s-{}p.jpg",

@@ -34,6 +34,10 @@ pub struct ModelArgs {
     /// Frames per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// Also detect in an overlapping COLSxROWS grid of tiles (e.g. 2x2) and merge: finds
+    /// small, distant people at 1 + COLS*ROWS forward passes per frame.
+    #[arg(long, value_name = "COLSxROWS")]
+    pub tiles: Option<detector_prepost::tiling::Tiling>,
 }
 
 /// Detection thresholds.
@@ -104,6 +108,7 @@ impl ModelArgs {
             threads: None,
             max_batch: self.batch.max(1),
             input_size: self.input_size,
+            tiling: self.tiles,
         };
         Detector::from_weights(weights, run, postprocess)
     }
