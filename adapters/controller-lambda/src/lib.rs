@@ -246,12 +246,22 @@ impl UserSource for StoreUsers {
             .map_err(|e| format!("results store: {e}"))?;
         Ok(users
             .into_iter()
-            .map(|u| UserConfig {
-                monitoring_status: u.monitored(),
-                user_id: u.user_id,
-                streaming_url: u.streaming_url,
-                email: u.email,
-                threshold: u32::try_from(u.threshold.max(0)).ok(),
+            .map(|u| {
+                // A stored configuration refused now (written by hand, or by a later release):
+                // the user's task runs the plain job, as the local runner does, loudly.
+                let tracking = u.job_config().unwrap_or_else(|error| {
+                    tracing::error!(user_id = %u.user_id, %error,
+                        "the user's job configuration is refused: running the plain job");
+                    None
+                });
+                UserConfig {
+                    monitoring_status: u.monitored(),
+                    threshold: u32::try_from(u.threshold.max(0)).ok(),
+                    tracking,
+                    user_id: u.user_id,
+                    streaming_url: u.streaming_url,
+                    email: u.email,
+                }
             })
             .collect())
     }

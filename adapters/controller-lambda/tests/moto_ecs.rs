@@ -65,6 +65,7 @@ fn user(id: &str, monitoring: bool) -> UserConfig {
         email: format!("{id}@example.com"),
         monitoring_status: monitoring,
         threshold: Some(12),
+        tracking: None,
     }
 }
 

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
-use footfall_domain::ResultRecord;
-use footfall_domain::sinks::{BoxFuture, ResultSink, SinkError, Stored};
+use chrono::{DateTime, Utc};
+use footfall_domain::sinks::{AlertStateStore, BoxFuture, ResultSink, SinkError, Stored};
+use footfall_domain::{ResultRecord, UserId};
 use results_store::Store;
 use tokio::sync::OnceCell;
 
@@ -27,15 +28,44 @@ impl LazyStore {
     }
 }
 
+impl LazyStore {
+    /// The connected store; a failed connection is a retryable error of `sink`.
+    async fn connected(&self, sink: &'static str) -> Result<&Store, SinkError> {
+        self.store
+            .get_or_try_init(|| Store::connect_with_timeout(&self.url, self.timeout))
+            .await
+            .map_err(|e| SinkError::retryable(sink, format!("connect: {e}")))
+    }
+}
+
 impl ResultSink for LazyStore {
     fn store<'a>(&'a self, record: &'a ResultRecord) -> BoxFuture<'a, Result<Stored, SinkError>> {
+        Box::pin(async move { self.connected("db").await?.store(record).await })
+    }
+}
+
+/// The debounced rule's state of users with a job configuration (`alert_rule_state`, issue 12), so
+/// a breach that lasts several scheduled tasks alerts once.
+impl AlertStateStore for LazyStore {
+    fn alert_armed<'a>(
+        &'a self,
+        user_id: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<bool>, SinkError>> {
         Box::pin(async move {
-            let store = self
-                .store
-                .get_or_try_init(|| Store::connect_with_timeout(&self.url, self.timeout))
-                .await
-                .map_err(|e| SinkError::retryable("db", format!("connect: {e}")))?;
-            store.store(record).await
+            let store = self.connected("alert_state").await?;
+            AlertStateStore::alert_armed(store, user_id).await
+        })
+    }
+
+    fn set_alert_armed<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        armed: bool,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(async move {
+            let store = self.connected("alert_state").await?;
+            AlertStateStore::set_alert_armed(store, user_id, armed, at).await
         })
     }
 }

@@ -5,7 +5,7 @@ use aws_sinks::callback::{HttpCallback, job_result};
 use aws_sinks::csv::S3CsvLog;
 use aws_sinks::notify::LambdaNotifier;
 use aws_sinks::{S3Pictures, SigningKey};
-use footfall_domain::sinks::{Callback, CsvLog, PictureStore, ResultSink};
+use footfall_domain::sinks::{AlertStateStore, Callback, CsvLog, PictureStore, ResultSink};
 use footfall_domain::{RunId, UserId};
 use footfall_job::{Counting, FailedAttempt, JobPolicy, JobRequest, JobSinks, Step, run_job};
 use footfall_runtime::Backoff;
@@ -162,6 +162,9 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
         monitored: p.monitoring_status,
         // The schedule's tick when the run has one, so the cooldown compares ticks.
         taken_at: p.scheduled_at().unwrap_or_else(chrono::Utc::now),
+        // The user's job configuration (validated with the payload): tracking, lines, zones
+        // and the debounced alert rule.
+        config: p.tracking.clone(),
     };
     let csv = S3CsvLog::new(
         d.s3.clone(),
@@ -186,6 +189,15 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
     // callback when one is set (none: "store only").
     let stores = cfg.results_bucket.is_some() && cfg.database_url.is_some();
     let posts = p.source == Source::ApiGateway && cfg.callback_url.is_some();
+    // The debounced rule's state between scheduled runs is kept in the results database
+    // (`alert_rule_state`); an ad-hoc run debounces within itself and leaves the schedule's state
+    // alone. Connected only when a rule reads it.
+    let alert_state = match (&cfg.database_url, p.source) {
+        (Some(url), Source::EventBridge) => {
+            Some(LazyStore::new(url, std::time::Duration::from_secs(10)))
+        }
+        _ => None,
+    };
     // Every failed attempt is a JSON event carrying the run and user id (CloudWatch).
     let on_failure = |f: &FailedAttempt| attempt_failed(&d.log, f);
     let sinks = JobSinks {
@@ -196,6 +208,7 @@ pub async fn run_task(d: &TaskDeps) -> TaskReport {
         callback: posts.then_some(&callback as &dyn Callback),
         notifier: &notifier,
         cooldown: &DelegatedCooldown,
+        alert_state: alert_state.as_ref().map(|s| s as &dyn AlertStateStore),
         on_failure: Some(&on_failure),
     };
     let policy = JobPolicy {

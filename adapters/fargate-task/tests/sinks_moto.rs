@@ -382,6 +382,7 @@ fn config_for_run(
         email: "user@example.com".into(),
         monitoring_status: true,
         threshold: None,
+        tracking: None,
     };
     let mut env = w.env.clone();
     env.insert(
@@ -742,6 +743,7 @@ fn config_requires_the_sinks_of_the_source() {
         email: "user@example.com".into(),
         monitoring_status: true,
         threshold: None,
+        tracking: None,
     };
     let p = TaskPayload::new(Source::ApiGateway, "r1", &user).to_json();
     let env = HashMap::from([(payloads::TASK_PAYLOAD_ENV, p.clone())]);

@@ -860,6 +860,98 @@ pub enum UsersAction {
     Disable { user_id: String },
     /// Delete a user (results stay).
     Remove { user_id: String },
+    /// Set a user's job configuration (issue 12): tracking rate, counting lines, zones and the
+    /// debounced alert rule (the threshold stays the user's). Replaces the whole configuration;
+    /// --clear goes back to the plain job.
+    SetTracking {
+        user_id: String,
+        /// Tracking rate, frames per second, above 0 and at most 30 (default 10 with --line or
+        /// --zone; without them the job counts at the runner's rate).
+        #[arg(long)]
+        fps: Option<f64>,
+        /// A counting line, NAME=X1,Y1,X2,Y2 in source pixels (repeatable, at most 16).
+        #[arg(long = "line", value_name = "NAME=X1,Y1,X2,Y2")]
+        lines: Vec<String>,
+        /// A zone, NAME=X1,Y1,X2,Y2,X3,Y3[,...] (repeatable, at most 16, 3 to 64 points).
+        #[arg(long = "zone", value_name = "NAME=X1,Y1,...")]
+        zones: Vec<String>,
+        /// What to alert on: people (default), zone:NAME (its occupancy) or
+        /// line:NAME:in|out|total (crossings within --window seconds).
+        #[arg(long, value_name = "METRIC")]
+        alert: Option<String>,
+        /// The trailing window of a line metric, seconds (default 60).
+        #[arg(long, value_name = "SECONDS")]
+        window: Option<f64>,
+        /// Alert when k of the last n samples exceed the threshold (default 1 of 1).
+        #[arg(long)]
+        k: Option<usize>,
+        #[arg(long)]
+        n: Option<usize>,
+        /// Re-arm only after a sample below threshold - margin (default 0).
+        #[arg(long)]
+        margin: Option<f64>,
+        /// The whole configuration as JSON instead of the flags.
+        #[arg(long, value_name = "JSON", conflicts_with_all = ["fps", "lines", "zones", "alert", "window", "k", "n", "margin"])]
+        json: Option<String>,
+        /// Remove the configuration: the plain job again.
+        #[arg(long, conflicts_with_all = ["fps", "lines", "zones", "alert", "window", "k", "n", "margin", "json"])]
+        clear: bool,
+    },
+    /// Print a user's job configuration as JSON (`null` for the plain job).
+    ShowTracking { user_id: String },
+}
+
+/// The configuration `users set-tracking` gives, checked by the one parser
+/// ([`footfall_tracking::JobConfig`]), so the CLI, the store and the AWS payloads agree.
+fn tracking_from_args(
+    action: &UsersAction,
+) -> Result<Option<footfall_tracking::JobConfig>, CliError> {
+    let UsersAction::SetTracking {
+        fps,
+        lines,
+        zones,
+        alert,
+        window,
+        k,
+        n,
+        margin,
+        json,
+        clear,
+        ..
+    } = action
+    else {
+        return Ok(None);
+    };
+    if *clear {
+        return Ok(None);
+    }
+    let usage = |e: footfall_tracking::JobConfigError| CliError::Usage(format!("tracking: {e}"));
+    if let Some(json) = json {
+        return footfall_tracking::JobConfig::from_json(json)
+            .map(Some)
+            .map_err(usage);
+    }
+    let mut value = serde_json::json!({ "lines": lines, "zones": zones });
+    if let Some(fps) = fps {
+        value["fps"] = serde_json::json!(fps);
+    }
+    if alert.is_some() || window.is_some() || k.is_some() || n.is_some() || margin.is_some() {
+        let mut rule = serde_json::json!({ "metric": alert.as_deref().unwrap_or("people") });
+        for (key, v) in [
+            ("window_s", window.map(|v| serde_json::json!(v))),
+            ("k", k.map(|v| serde_json::json!(v))),
+            ("n", n.map(|v| serde_json::json!(v))),
+            ("margin", margin.map(|v| serde_json::json!(v))),
+        ] {
+            if let Some(v) = v {
+                rule[key] = v;
+            }
+        }
+        value["alert"] = rule;
+    }
+    footfall_tracking::JobConfig::from_value(&value)
+        .map(Some)
+        .map_err(usage)
 }
 
 /// Runs `footfall users ...`, printing to `out`.
@@ -871,8 +963,10 @@ pub async fn run_users(args: &UsersArgs, out: &mut dyn Write) -> Result<(), CliE
         frame_source::SourceSpec::parse(url).map_err(|err| CliError::Usage(err.to_string()))?;
         local_runner::smtp::parse_address(email).map_err(|err| CliError::Usage(err.to_string()))?;
     }
+    // A configuration is checked before the database is opened.
+    let tracking = tracking_from_args(&args.action)?;
     let store = args.store.connect().await?;
-    let result = users_action(&store, &args.action, out).await;
+    let result = users_action(&store, &args.action, tracking.as_ref(), out).await;
     store.close().await;
     result
 }
@@ -880,6 +974,7 @@ pub async fn run_users(args: &UsersArgs, out: &mut dyn Write) -> Result<(), CliE
 async fn users_action(
     store: &Store,
     action: &UsersAction,
+    tracking: Option<&footfall_tracking::JobConfig>,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     match action {
@@ -930,6 +1025,28 @@ async fn users_action(
             store.remove_user(user_id).await?;
             writeln!(out, "removed {user_id}")?;
         }
+        UsersAction::SetTracking { user_id, .. } => {
+            store.set_tracking(user_id, tracking).await?;
+            match tracking {
+                Some(config) => writeln!(out, "tracking of {user_id}: {}", config.to_json())?,
+                None => writeln!(out, "tracking of {user_id} cleared (plain job)")?,
+            }
+        }
+        UsersAction::ShowTracking { user_id } => {
+            let user = store
+                .get_user(user_id)
+                .await?
+                .ok_or_else(|| StoreError::UnknownUser(user_id.clone()))?;
+            match user.job_config() {
+                Ok(Some(config)) => writeln!(out, "{}", config.to_json())?,
+                Ok(None) => writeln!(out, "null")?,
+                Err(e) => {
+                    return Err(CliError::Usage(format!(
+                        "stored tracking of {user_id}: {e}"
+                    )));
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -954,6 +1071,10 @@ fn write_user_table(users: &[User], out: &mut dyn Write) -> std::io::Result<()> 
             // A listing is shown: no stream credentials (`--json` exports the config as stored).
             footfall_domain::redact_url(&user.streaming_url)
         )?;
+        // Users with a job configuration get a second line (the table is unchanged without).
+        if let Some(tracking) = &user.tracking {
+            writeln!(out, "{:<20} tracking {tracking}", "")?;
+        }
     }
     Ok(())
 }

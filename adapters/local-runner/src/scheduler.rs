@@ -1,7 +1,9 @@
 //! `run-schedule`: on each tick of an EventBridge schedule, one job per monitored user (up to a
 //! concurrency limit); results go to the `result` table and `results/{user_id}.csv`, the busiest
 //! annotated frame to `images/{user_id}/{run_id}.jpg` (pruned after a number of days), and alerts
-//! go out per user with a cooldown.
+//! go out per user with a cooldown. A user with a job configuration (`config.tracking`) is
+//! counted with tracking and alerted by its debounced rule, whose state is kept in
+//! `alert_rule_state` between ticks.
 //!
 //! Failures lose nothing that can be kept: a result the database cannot take (server down) goes
 //! to `spool/results.jsonl` and is inserted at the start of the next tick that reaches the
@@ -283,6 +285,16 @@ impl Scheduler {
                     return None;
                 }
             };
+            // A stored configuration the application refuses now (written by hand, or by a
+            // later release): the user's job runs as the plain job, loudly.
+            let config = match user.job_config() {
+                Ok(config) => config,
+                Err(error) => {
+                    tracing::error!(user_id = %user_id, %error,
+                        "the user's job configuration is refused: running the plain job");
+                    None
+                }
+            };
             let request = JobRequest {
                 run_id: run_id.clone(),
                 user_id,
@@ -291,6 +303,7 @@ impl Scheduler {
                 threshold: u32::try_from(user.threshold.max(0)).unwrap_or(u32::MAX),
                 monitored: user.monitored(),
                 taken_at: tick,
+                config,
             };
             let sinks = JobSinks {
                 results: Some(&results),
@@ -299,6 +312,7 @@ impl Scheduler {
                 callback: None,
                 notifier: self.notifier.as_ref(),
                 cooldown: &self.store,
+                alert_state: Some(&self.store),
                 on_failure: None,
             };
             let permits = &permits;

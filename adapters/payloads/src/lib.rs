@@ -94,8 +94,13 @@ impl std::fmt::Display for Source {
     }
 }
 
+/// The largest job configuration (`tracking`, compact JSON) a payload may carry. The task
+/// payload travels in an ECS container override, and RunTask takes at most 8192 characters of
+/// overrides in all: this leaves room for the rest of the payload.
+pub const MAX_TRACKING_JSON_BYTES: usize = 4096;
+
 /// One user's monitoring configuration (a row of the `config` table).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserConfig {
     pub user_id: String,
     #[serde(rename = "streaming_URL")]
@@ -107,6 +112,10 @@ pub struct UserConfig {
     /// (`ALERT_THRESHOLD`). The `config` table's `threshold` column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<u32>,
+    /// The user's job configuration (tracking rate, lines, zones, debounced alert rule; the
+    /// `config` table's `tracking` column); `None`: the plain job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<footfall_tracking::JobConfig>,
 }
 
 /// The largest alert threshold or people count a payload may carry.
@@ -122,6 +131,9 @@ impl UserConfig {
             policy,
         )?;
         validate::email(&format!("{prefix}email"), &self.email)?;
+        if let Some(tracking) = &self.tracking {
+            validate_tracking(&format!("{prefix}tracking"), tracking)?;
+        }
         Ok(())
     }
 
@@ -132,12 +144,67 @@ impl UserConfig {
             email: get_str(obj, prefix, "email")?,
             monitoring_status: get_bool(obj, prefix, "Monitoring_status")?,
             threshold: get_opt_people(obj, prefix, "threshold")?,
+            tracking: get_opt_tracking(obj, prefix)?,
         })
     }
 }
 
+/// `tracking`: absent/null, or a job configuration object checked by
+/// [`footfall_tracking::JobConfig`] (limits, names that refer to configured lines and zones),
+/// at most [`MAX_TRACKING_JSON_BYTES`] of JSON.
+fn get_opt_tracking(
+    obj: &Map<String, Value>,
+    prefix: &str,
+) -> Result<Option<footfall_tracking::JobConfig>, PayloadError> {
+    let field = format!("{prefix}tracking");
+    match obj.get("tracking") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value @ Value::Object(_)) => {
+            let text = value.to_string();
+            if text.len() > MAX_TRACKING_JSON_BYTES {
+                return Err(PayloadError::TooLarge {
+                    field,
+                    size: text.len(),
+                    limit: MAX_TRACKING_JSON_BYTES,
+                });
+            }
+            footfall_tracking::JobConfig::from_json(&text)
+                .map(Some)
+                .map_err(|e| tracking_error(&field, e))
+        }
+        Some(_) => Err(PayloadError::invalid(&field, "must be an object")),
+    }
+}
+
+fn tracking_error(field: &str, e: footfall_tracking::JobConfigError) -> PayloadError {
+    // The configuration's own field (`alert.k`), below the payload's (`users[2].tracking`).
+    let inner = if e.field == "tracking" {
+        field.to_string()
+    } else {
+        format!("{field}.{}", e.field)
+    };
+    PayloadError::invalid(&inner, e.reason)
+}
+
+/// A job configuration built in code (a database row, a decoded task payload): the same checks
+/// and size limit as one parsed from an event.
+pub fn validate_tracking(
+    field: &str,
+    tracking: &footfall_tracking::JobConfig,
+) -> Result<(), PayloadError> {
+    let text = tracking.to_json();
+    if text.len() > MAX_TRACKING_JSON_BYTES {
+        return Err(PayloadError::TooLarge {
+            field: field.to_string(),
+            size: text.len(),
+            limit: MAX_TRACKING_JSON_BYTES,
+        });
+    }
+    tracking.validate().map_err(|e| tracking_error(field, e))
+}
+
 /// What the controller was asked to do, after parsing and validation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ControllerEvent {
     /// An ad-hoc run for one user (API Gateway, direct or proxy). `request_id` is API Gateway's
     /// request id when the call came through a proxy integration.
@@ -323,7 +390,7 @@ impl ControllerEvent {
 }
 
 /// Controller -> ECS task. Carried as JSON in the container environment ([`TASK_PAYLOAD_ENV`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskPayload {
     pub source: Source,
     pub run_id: String,
@@ -342,6 +409,10 @@ pub struct TaskPayload {
     /// runs): the task's start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<String>,
+    /// The user's job configuration (from the `config` table, or an ad-hoc run's own),
+    /// validated; `None`: the plain job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracking: Option<footfall_tracking::JobConfig>,
 }
 
 fn default_true() -> bool {
@@ -359,6 +430,7 @@ impl TaskPayload {
             monitoring_status: user.monitoring_status,
             threshold: user.threshold,
             scheduled_at: None,
+            tracking: user.tracking.clone(),
         }
     }
 
@@ -396,6 +468,10 @@ impl TaskPayload {
                 format!("must be an integer 0..={MAX_PEOPLE}"),
             ));
         }
+        // Decoding checked it already (`JobConfig`'s own rules); the size limit is the payload's.
+        if let Some(tracking) = &p.tracking {
+            validate_tracking("tracking", tracking)?;
+        }
         Ok(p)
     }
 
@@ -410,6 +486,7 @@ impl TaskPayload {
             email: self.email.clone(),
             monitoring_status: self.monitoring_status,
             threshold: self.threshold,
+            tracking: self.tracking.clone(),
         }
     }
 }

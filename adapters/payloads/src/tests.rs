@@ -267,6 +267,7 @@ fn task_payload_roundtrip() {
         email: "user@example.com".into(),
         monitoring_status: true,
         threshold: None,
+        tracking: None,
     };
     let t = TaskPayload::new(Source::EventBridge, "evt-1", &u);
     let s = t.to_json();
@@ -495,4 +496,97 @@ fn picture_keys_stay_in_their_users_folder() {
     ] {
         assert!(!is_picture_key_of(bad, "u1"), "{bad}");
     }
+}
+
+#[test]
+fn a_users_job_configuration_travels_from_event_to_task_and_is_checked() {
+    let tracking = json!({"fps": 5, "lines": ["door=320,0,320,480"],
+        "zones": ["queue=0,0,100,0,100,100"],
+        "alert": {"metric": "zone:queue", "k": 3, "n": 5, "margin": 1}});
+    let mut body = api_body();
+    body["tracking"] = tracking.clone();
+    let ControllerEvent::ApiGateway { user: adhoc, .. } =
+        ControllerEvent::parse(&body, &policy()).unwrap()
+    else {
+        panic!("not an API Gateway event")
+    };
+    let config = adhoc.tracking.clone().unwrap();
+    assert_eq!(config.tracking_fps(), Some(5.0));
+    assert_eq!((config.alert.k, config.alert.n), (3, 5));
+    let t = TaskPayload::new(Source::ApiGateway, "r-1", &adhoc);
+    let back = TaskPayload::parse(&t.to_json(), &policy()).unwrap();
+    assert_eq!(back.tracking, Some(config));
+    assert_eq!(back.user_config(), adhoc);
+    // Without one the payload is the original contract.
+    let plain = TaskPayload::new(
+        Source::ApiGateway,
+        "r-1",
+        &UserConfig {
+            tracking: None,
+            ..adhoc
+        },
+    );
+    assert!(!plain.to_json().contains("tracking"));
+
+    // Scheduled users carry it too; errors name the user and the configuration's field.
+    let mut u = user("user_2");
+    u["tracking"] =
+        json!({"zones": ["queue=0,0,100,0,100,100"], "alert": {"metric": "zone:lobby"}});
+    let event = json!({"source": "EVENTBRIDGE", "users": [user("user_1"), u]});
+    let err = ControllerEvent::parse(&event, &policy()).unwrap_err();
+    assert_eq!(err.field(), "users[1].tracking.alert.metric", "{err}");
+    assert!(err.to_string().contains("lobby"), "{err}");
+
+    let bad = |tracking: Value| {
+        let mut body = api_body();
+        body["tracking"] = tracking;
+        ControllerEvent::parse(&body, &policy()).unwrap_err()
+    };
+    for (tracking, field) in [
+        (json!({"fps": 0}), "tracking.fps"),
+        (json!({"fps": 60}), "tracking.fps"),
+        (json!({"fps": "ten"}), "tracking"),
+        (json!({"alert": {"k": 6, "n": 5}}), "tracking.alert.k"),
+        (json!({"alert": {"k": 1.5}}), "tracking"),
+        (json!({"alert": {"n": 601}}), "tracking.alert.n"),
+        (json!({"alert": {"margin": -1}}), "tracking.alert.margin"),
+        (
+            json!({"alert": {"metric": "line:door:in"}}),
+            "tracking.alert.metric",
+        ),
+        (json!({"lines": ["door=1,1,1,1"]}), "tracking.lines[0]"),
+        (json!({"lines": ["door=a,1,2,3"]}), "tracking.lines[0]"),
+        (json!({"zones": ["z=0,0,1,1"]}), "tracking.zones[0]"),
+        (json!({"unknown": 1}), "tracking"),
+        (json!("fps=10"), "tracking"),
+    ] {
+        let err = bad(tracking.clone());
+        assert_eq!(err.field(), field, "{tracking}: {err}");
+        assert_eq!(err.status_code(), 400);
+    }
+    // Limits: 16 lines, 16 zones, 64 points a zone, and the JSON size an ECS override allows.
+    let lines: Vec<String> = (0..17).map(|i| format!("l{i}=0,0,1,1")).collect();
+    assert_eq!(bad(json!({ "lines": lines })).field(), "tracking.lines");
+    let zones: Vec<String> = (0..17).map(|i| format!("z{i}=0,0,1,0,1,1")).collect();
+    assert_eq!(bad(json!({ "zones": zones })).field(), "tracking.zones");
+    let points: Vec<String> = (0..65).map(|i| format!("{i},{}", i * i)).collect();
+    let zone = format!("z={}", points.join(","));
+    assert_eq!(bad(json!({ "zones": [zone] })).field(), "tracking.zones[0]");
+    let long: Vec<String> = (0..16)
+        .map(|i| {
+            let pts: Vec<String> = (0..64)
+                .map(|j| format!("{}.5,{}.25", 1000 + j, j * j))
+                .collect();
+            format!("zone{i}={}", pts.join(","))
+        })
+        .collect();
+    let err = bad(json!({ "zones": long }));
+    assert!(matches!(err, PayloadError::TooLarge { .. }), "{err}");
+    assert_eq!(err.status_code(), 413);
+
+    // The task refuses a payload whose configuration was tampered with.
+    let mut raw: Value = serde_json::from_str(&t.to_json()).unwrap();
+    raw["tracking"]["alert"]["n"] = json!(1000);
+    let err = TaskPayload::parse(&raw.to_string(), &policy()).unwrap_err();
+    assert!(err.to_string().contains("alert.n"), "{err}");
 }

@@ -1,5 +1,6 @@
-//! Users (`config` table), job results (`result`), the alert cooldown (`alert_cooldown`) and the
-//! alert outbox (`alert_outbox`) in SQLite or MySQL/MariaDB through sqlx, with one set of
+//! Users (`config` table, with each user's job configuration in `tracking`), job results
+//! (`result`), the alert cooldown (`alert_cooldown`), the debounced rule's state
+//! (`alert_rule_state`) and the alert outbox (`alert_outbox`) in SQLite or MySQL/MariaDB through sqlx, with one set of
 //! portable migrations (`migrations/`).
 //!
 //! SQLite files (one user's local data folder) migrate on open. MySQL connections only check
@@ -136,11 +137,51 @@ pub struct User {
     pub threshold: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The user's job configuration (`footfall_tracking::JobConfig` as JSON text), `None` for
+    /// the plain job. In JSON (`users list --json`, the scheduler's saved user list) it is the
+    /// configuration object itself.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "json_text")]
+    pub tracking: Option<String>,
 }
 
 impl User {
     pub fn monitored(&self) -> bool {
         self.monitoring_status != 0
+    }
+
+    /// The user's job configuration, checked; `Ok(None)` for the plain job.
+    pub fn job_config(
+        &self,
+    ) -> std::result::Result<Option<footfall_tracking::JobConfig>, footfall_tracking::JobConfigError>
+    {
+        self.tracking
+            .as_deref()
+            .map(footfall_tracking::JobConfig::from_json)
+            .transpose()
+    }
+}
+
+/// `config.tracking` holds JSON text; serialised users carry it as the JSON object it is.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(text: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        match text {
+            None => s.serialize_none(),
+            Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(value) => value.serialize(s),
+                // Not JSON (a row written by hand): shown as the text it is.
+                Err(_) => s.serialize_str(text),
+            },
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(match Option::<serde_json::Value>::deserialize(d)? {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(text)) => Some(text),
+            Some(value) => Some(value.to_string()),
+        })
     }
 }
 
@@ -245,6 +286,12 @@ pub struct Store {
 macro_rules! user_columns {
     () => {
         "user_id, streaming_URL, email, Monitoring_status, threshold, created_at, updated_at"
+    };
+}
+// What a `User` is read with (`user_columns!` are the ones `add_user` writes).
+macro_rules! user_select_columns {
+    () => {
+        concat!(user_columns!(), ", tracking")
     };
 }
 macro_rules! result_columns {
@@ -375,7 +422,11 @@ impl Store {
     }
 
     pub async fn get_user(&self, user_id: &str) -> Result<Option<User>> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM config WHERE user_id = ?");
+        let sql = concat!(
+            "SELECT ",
+            user_select_columns!(),
+            " FROM config WHERE user_id = ?"
+        );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(sql)
             .bind(user_id)
             .fetch_optional(pool)
@@ -384,7 +435,11 @@ impl Store {
 
     /// All users, ordered by id.
     pub async fn list_users(&self) -> Result<Vec<User>> {
-        let sql = concat!("SELECT ", user_columns!(), " FROM config ORDER BY user_id");
+        let sql = concat!(
+            "SELECT ",
+            user_select_columns!(),
+            " FROM config ORDER BY user_id"
+        );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(sql).fetch_all(pool).await)?)
     }
 
@@ -392,7 +447,7 @@ impl Store {
     pub async fn monitored_users(&self) -> Result<Vec<User>> {
         let sql = concat!(
             "SELECT ",
-            user_columns!(),
+            user_select_columns!(),
             " FROM config WHERE Monitoring_status = 1 ORDER BY user_id"
         );
         Ok(on_pool!(self, pool => sqlx::query_as::<_, User>(sql).fetch_all(pool).await)?)
@@ -436,6 +491,90 @@ impl Store {
             .map(|done| done.rows_affected()))?;
         if affected == 0 && self.get_user(user_id).await?.is_none() {
             return Err(StoreError::UnknownUser(user_id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Sets (or with `None` clears) a user's job configuration; `UnknownUser` when there is no
+    /// such user. The configuration is checked again before it is written.
+    pub async fn set_tracking(
+        &self,
+        user_id: &str,
+        config: Option<&footfall_tracking::JobConfig>,
+    ) -> Result<()> {
+        let text = match config {
+            None => None,
+            Some(config) => {
+                config.validate().map_err(|e| StoreError::Invalid {
+                    field: "tracking",
+                    reason: e.to_string(),
+                })?;
+                Some(config.to_json())
+            }
+        };
+        if self.get_user(user_id).await?.is_none() {
+            return Err(StoreError::UnknownUser(user_id.to_string()));
+        }
+        let sql = "UPDATE config SET tracking = ?, updated_at = ? WHERE user_id = ?";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(text)
+            .bind(now())
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Whether the user's debounced alert rule is armed, as the last run left it (`None`:
+    /// never stored).
+    pub async fn alert_armed(&self, user_id: &UserId) -> Result<Option<bool>> {
+        let sql = "SELECT armed FROM alert_rule_state WHERE user_id = ?";
+        let armed = on_pool!(self, pool => sqlx::query_scalar::<_, i64>(sql)
+            .bind(user_id.as_str())
+            .fetch_optional(pool)
+            .await)?;
+        Ok(armed.map(|a| a != 0))
+    }
+
+    /// Stores the rule's state after the run whose result was taken at `at`; a state stored
+    /// by a later run is kept (a re-run of an older tick does not roll it back).
+    pub async fn set_alert_armed(
+        &self,
+        user_id: &UserId,
+        armed: bool,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        let at = at.trunc_subsecs(0);
+        let update = "UPDATE alert_rule_state SET armed = ?, taken_at = ? WHERE user_id = ? AND taken_at <= ?";
+        let insert = "INSERT INTO alert_rule_state (user_id, armed, taken_at) VALUES (?, ?, ?)";
+        // No upsert (as `record_alert`): update, else insert; a concurrent insert makes ours a
+        // unique violation, then update again.
+        for _ in 0..2 {
+            let updated = on_pool!(self, pool => sqlx::query(update)
+                .bind(i64::from(armed))
+                .bind(at)
+                .bind(user_id.as_str())
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected()))?;
+            // MySQL counts an unchanged row as 0 affected; a row from a later run stays too.
+            if updated > 0 || self.alert_armed(user_id).await?.is_some() {
+                return Ok(());
+            }
+            let inserted = on_pool!(self, pool => sqlx::query(insert)
+                .bind(user_id.as_str())
+                .bind(i64::from(armed))
+                .bind(at)
+                .execute(pool)
+                .await
+                .map(|_| ()));
+            match inserted {
+                Ok(()) => return Ok(()),
+                Err(error) if is_unique_violation(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
         }
         Ok(())
     }
@@ -601,6 +740,32 @@ impl footfall_domain::sinks::CooldownStore for Store {
             Store::record_alert(self, user_id, at)
                 .await
                 .map_err(|e| e.into_sink_error("cooldown"))
+        })
+    }
+}
+
+impl footfall_domain::sinks::AlertStateStore for Store {
+    fn alert_armed<'a>(
+        &'a self,
+        user_id: &'a UserId,
+    ) -> BoxFuture<'a, std::result::Result<Option<bool>, SinkError>> {
+        Box::pin(async move {
+            Store::alert_armed(self, user_id)
+                .await
+                .map_err(|e| e.into_sink_error("alert_state"))
+        })
+    }
+
+    fn set_alert_armed<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        armed: bool,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, std::result::Result<(), SinkError>> {
+        Box::pin(async move {
+            Store::set_alert_armed(self, user_id, armed, at)
+                .await
+                .map_err(|e| e.into_sink_error("alert_state"))
         })
     }
 }

@@ -216,9 +216,72 @@ async fn exercise_history(store: &Store) {
     );
 }
 
+/// A user's job configuration (`config.tracking`) and the debounced rule's state
+/// (`alert_rule_state`), issue 12. Leaves no user behind.
+async fn exercise_tracking(store: &Store) {
+    let user = NewUser::new("tracked", "http://127.0.0.1:8000/x.m3u8", "t@example.com");
+    let added = store.add_user(&user).await.unwrap();
+    assert_eq!(added.tracking, None);
+    assert_eq!(added.job_config().unwrap(), None);
+    let config = footfall_tracking::JobConfig::from_json(
+        r#"{"fps": 5, "lines": ["door=320,0,320,480"], "zones": ["queue=0,0,100,0,100,100"],
+            "alert": {"metric": "line:door:total", "window_s": 90, "k": 3, "n": 5, "margin": 1.5}}"#,
+    )
+    .unwrap();
+    store.set_tracking("tracked", Some(&config)).await.unwrap();
+    let got = store.get_user("tracked").await.unwrap().unwrap();
+    assert_eq!(got.job_config().unwrap(), Some(config.clone()));
+    // The scheduler's user list carries it; in JSON it is the object itself.
+    let listed = store.monitored_users().await.unwrap();
+    let listed = listed.iter().find(|u| u.user_id == "tracked").unwrap();
+    assert_eq!(listed.job_config().unwrap(), Some(config.clone()));
+    let json = serde_json::to_value(listed).unwrap();
+    assert_eq!(json["tracking"]["alert"]["metric"], "line:door:total");
+    assert_eq!(json["tracking"]["lines"][0], "door=320,0,320,480");
+    let back: results_store::User = serde_json::from_value(json).unwrap();
+    assert_eq!(back.job_config().unwrap(), Some(config));
+    // Clearing goes back to the plain job; unknown users are an error.
+    store.set_tracking("tracked", None).await.unwrap();
+    assert_eq!(
+        store.get_user("tracked").await.unwrap().unwrap().tracking,
+        None
+    );
+    assert!(matches!(
+        store.set_tracking("nobody", None).await,
+        Err(StoreError::UnknownUser(_))
+    ));
+
+    // The rule's state: none at first, then what the latest run stored.
+    let id = UserId::parse("tracked").unwrap();
+    let t0 = Utc.with_ymd_and_hms(2026, 12, 10, 8, 0, 0).unwrap();
+    assert_eq!(store.alert_armed(&id).await.unwrap(), None);
+    store.set_alert_armed(&id, false, t0).await.unwrap();
+    assert_eq!(store.alert_armed(&id).await.unwrap(), Some(false));
+    // The same again (MySQL reports 0 rows changed) and a later run's re-arm.
+    store.set_alert_armed(&id, false, t0).await.unwrap();
+    assert_eq!(store.alert_armed(&id).await.unwrap(), Some(false));
+    let t1 = t0 + chrono::Duration::hours(1);
+    store.set_alert_armed(&id, true, t1).await.unwrap();
+    assert_eq!(store.alert_armed(&id).await.unwrap(), Some(true));
+    // A re-run of the older tick does not roll the state back.
+    store.set_alert_armed(&id, false, t0).await.unwrap();
+    assert_eq!(store.alert_armed(&id).await.unwrap(), Some(true));
+    // Through the sink trait the pipeline uses.
+    use footfall_domain::sinks::AlertStateStore;
+    AlertStateStore::set_alert_armed(store, &id, false, t1 + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        AlertStateStore::alert_armed(store, &id).await.unwrap(),
+        Some(false)
+    );
+    store.remove_user("tracked").await.unwrap();
+}
+
 async fn exercise(store: &Store) {
     exercise_outbox(store).await;
     exercise_history(store).await;
+    exercise_tracking(store).await;
     // Users: add, get, list, enable/disable, remove.
     let mut alice = NewUser::new(
         "alice",

@@ -22,6 +22,11 @@ pub enum AlertDecision {
     AlreadyAlerted,
     /// An alert went out less than the cooldown ago.
     CoolingDown { until: DateTime<Utc> },
+    /// The debounced rule of the user's job configuration did not fire on this result: fewer
+    /// than `k` of `n` samples exceeded the threshold (`armed`), or the rule is silent since
+    /// the alert for the breach under way and re-arms only below `threshold - margin`
+    /// (`armed: false`).
+    RuleNotFired { armed: bool, reason: String },
     /// Send it.
     Send,
 }
@@ -40,6 +45,7 @@ impl AlertDecision {
                 "cooldown: the last alert for this user was less than the window ago (until {})",
                 until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
+            Self::RuleNotFired { reason, .. } => reason.clone(),
             Self::Send => "send".into(),
         }
     }
@@ -71,6 +77,13 @@ pub fn decide(input: AlertInput) -> AlertDecision {
             threshold: input.threshold,
         };
     }
+    decide_breach(input)
+}
+
+/// The rule for a result already known to breach (the debounced rule of a user's job
+/// configuration fired): monitoring and cooldown, as [`decide`] applies them after its
+/// threshold check. `input.people` is not looked at.
+pub fn decide_breach(input: AlertInput) -> AlertDecision {
     if !input.monitored {
         return AlertDecision::MonitoringOff;
     }

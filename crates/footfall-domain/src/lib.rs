@@ -21,7 +21,7 @@ pub mod schedule;
 pub mod sinks;
 pub mod stats;
 
-pub use alert::{AlertDecision, AlertInput, DEFAULT_THRESHOLD, decide};
+pub use alert::{AlertDecision, AlertInput, DEFAULT_THRESHOLD, decide, decide_breach};
 pub use health::{Health, StreamHealth};
 pub use ids::{IdError, MAX_RUN_ID_LEN, MAX_USER_ID_LEN, RunId, UserId};
 pub use record::{MAX_PEOPLE, ResultRecord};

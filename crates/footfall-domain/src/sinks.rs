@@ -128,6 +128,25 @@ pub trait CooldownStore: Send + Sync {
     ) -> BoxFuture<'a, Result<(), SinkError>>;
 }
 
+/// Whether each user's debounced alert rule is armed, kept between runs so that a breach that
+/// lasts several scheduled runs raises one alert, and the rule re-arms only after a run whose
+/// samples fell below `threshold - margin` (jobs with a user's job configuration).
+pub trait AlertStateStore: Send + Sync {
+    /// The state the last run left: `None` when none was stored (the rule starts armed).
+    fn alert_armed<'a>(
+        &'a self,
+        user_id: &'a UserId,
+    ) -> BoxFuture<'a, Result<Option<bool>, SinkError>>;
+    /// Stores the state after the run whose result was taken at `at`. A state stored by a
+    /// later run (`at` older than the stored one) is kept.
+    fn set_alert_armed<'a>(
+        &'a self,
+        user_id: &'a UserId,
+        armed: bool,
+        at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<(), SinkError>>;
+}
+
 /// Receives the result of an ad-hoc run (the API caller's callback URL), with the annotated
 /// picture of the busiest frame when one was made.
 pub trait Callback: Send + Sync {

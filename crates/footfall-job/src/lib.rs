@@ -16,6 +16,8 @@ pub use count::{
     count_stream_until, count_url,
 };
 pub use counter::{CounterError, PeopleCounter, PersonBox};
+/// A user's job configuration (tracking rate, lines, zones, debounced alert rule).
+pub use footfall_tracking::{JobConfig, JobConfigError};
 pub use pipeline::{
     AlertOutcome, Counting, FailedAttempt, JobOutcome, JobPolicy, JobRequest, JobSinks, Step,
     run_job,

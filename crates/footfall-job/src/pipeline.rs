@@ -8,6 +8,14 @@
 //! 4. decide the alert ([`footfall_domain::alert::decide`], cooldown from a [`CooldownStore`])
 //!    and deliver it ([`Notifier`]).
 //!
+//! A user with a job configuration ([`JobRequest::config`], issue 12) is counted with tracking
+//! when it has lines or zones (sampled at its `fps`), and alerted by its debounced rule: the
+//! metric of every sample (people, a zone's occupancy, a line's crossings per window) goes
+//! through an [`Alerter`] resumed in the state the user's previous run left
+//! ([`AlertStateStore`]); when it fires, monitoring and the cooldown still apply
+//! ([`footfall_domain::decide_breach`]), and the state it ends in is stored for the next run.
+//! Without a configuration the job is what it always was.
+//!
 //! Every sink call is retried per [`JobPolicy::sink_backoff`] while its error is retryable. A
 //! failing sink is reported in [`JobOutcome::steps`] and does not stop the others: what can be
 //! kept is kept.
@@ -16,15 +24,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use footfall_domain::sinks::{
-    Alert, Appended, Callback, CooldownStore, CsvLog, Delivery, Notifier, PictureStore, ResultSink,
-    SinkError, Stored,
+    Alert, AlertStateStore, Appended, Callback, CooldownStore, CsvLog, Delivery, Notifier,
+    PictureStore, ResultSink, SinkError, Stored,
 };
 use footfall_domain::{AlertDecision, AlertInput, Health, ResultRecord, RunId, UserId};
 use footfall_runtime::retry::{Backoff, Failure, log_failure, retry};
-use frame_source::{JobOptions, UrlResolver};
+use footfall_tracking::{Alerter, JobConfig, MetricSample};
+use frame_source::{JobOptions, SamplingPolicy, SourceSpec, StopHandle, UrlResolver};
 use serde::Serialize;
 
-use crate::count::{CountError, CountReport, count_url};
+use crate::count::{CountError, CountReport, Sample, Tracking, count_stream_tracked};
 use crate::counter::PeopleCounter;
 
 /// One user's job.
@@ -40,6 +49,9 @@ pub struct JobRequest {
     pub monitored: bool,
     /// The time the result is stored under: the tick (local) or the task's start (AWS).
     pub taken_at: DateTime<Utc>,
+    /// The user's job configuration (tracking rate, lines, zones, debounced alert rule);
+    /// `None`: count and alert as always (one sample over the threshold alerts).
+    pub config: Option<JobConfig>,
 }
 
 /// Where the result goes. A runtime leaves out what it has not got.
@@ -51,6 +63,9 @@ pub struct JobSinks<'a> {
     pub callback: Option<&'a dyn Callback>,
     pub notifier: &'a dyn Notifier,
     pub cooldown: &'a dyn CooldownStore,
+    /// Where the debounced rule's armed state is kept between runs (jobs with a configuration).
+    /// `None`: each run starts armed (the cooldown is then the only guard across runs).
+    pub alert_state: Option<&'a dyn AlertStateStore>,
     /// Sees every failed attempt (besides the `tracing` log), e.g. for the task's JSON events.
     pub on_failure: Option<&'a (dyn Fn(&FailedAttempt) + Send + Sync)>,
 }
@@ -288,7 +303,22 @@ pub async fn run_job(
         outcome.push("callback", step);
     }
 
-    let (step, alert) = alert(request, &record, jpeg.as_deref(), sinks, policy).await;
+    let (step, alert) = match &request.config {
+        None => alert(request, &record, jpeg.as_deref(), sinks, policy).await,
+        Some(config) => {
+            let samples = count.as_ref().map(|r| r.samples.as_slice()).unwrap_or(&[]);
+            rule_alert(
+                request,
+                config,
+                &record,
+                samples,
+                jpeg.as_deref(),
+                sinks,
+                policy,
+            )
+            .await
+        }
+    };
     outcome.alert = alert;
     outcome.push("notify", step);
 
@@ -314,19 +344,21 @@ async fn count_with_retries(
     sinks: &JobSinks<'_>,
 ) -> (Result<CountReport, (Health, String)>, Option<Vec<u8>>) {
     // A result without counted frames is an `Err` to `retry`, so it is attempted again.
+    let counting_config = request.config.as_ref().and_then(JobConfig::counting_config);
+    let mut options = policy.frames;
+    if let Some(config) = &counting_config {
+        // A tracking job samples at its tracking rate.
+        options.sampling = SamplingPolicy::Every(std::time::Duration::from_secs_f64(
+            1.0 / config.tracker.frame_rate,
+        ));
+    }
     let attempt = || {
         let counting = counting.clone();
         let url = request.stream_url.clone();
-        let options = policy.frames;
+        let counting_config = counting_config.clone();
         async move {
             let joined = tokio::task::spawn_blocking(move || {
-                let report = count_url(
-                    &url,
-                    options,
-                    counting.counter.as_ref(),
-                    counting.resolver.as_ref(),
-                    &mut |_| {},
-                );
+                let report = count_once(&url, options, &counting, counting_config);
                 let jpeg = match &report {
                     Ok(CountReport {
                         busiest: Some(busiest),
@@ -368,6 +400,35 @@ async fn count_with_retries(
             (Err((Health::Error, format!("job crashed: {error}"))), None)
         }
     }
+}
+
+/// One count of the stream, tracking when the job's configuration asks for it. Each attempt
+/// tracks afresh.
+fn count_once(
+    url: &str,
+    options: JobOptions,
+    counting: &Counting,
+    counting_config: Option<footfall_tracking::CountingConfig>,
+) -> Result<CountReport, CountError> {
+    let spec = SourceSpec::parse(url)?.resolve(counting.resolver.as_ref())?;
+    let tracking = match counting_config {
+        None => None,
+        Some(config) => Some(Tracking {
+            counting: footfall_tracking::Counting::new(config)
+                .map_err(|e| CountError::Counter(format!("tracking: {e}").into()))?,
+            // The counter's boxes are counted as it returns them: the runtimes' detector cuts
+            // at its usual score threshold.
+            count_min_score: 0.0,
+        }),
+    };
+    count_stream_tracked(
+        spec,
+        options,
+        counting.counter.as_ref(),
+        StopHandle::new(),
+        tracking,
+        &mut |_| {},
+    )
 }
 
 /// A count attempt that gave no counted frame.
@@ -467,6 +528,177 @@ async fn alert(
         }
         Err(error) => {
             tracing::error!(user_id = %request.user_id, %error, "alert could not be delivered");
+            (Step::Failed(error.to_string()), None)
+        }
+    }
+}
+
+/// The alert of a job with a configuration: the debounced rule over the run's samples, resumed
+/// in the state the user's last run left; monitoring and the cooldown still apply when it
+/// fires. The state it ends in is stored, except when the alert could not be delivered (the
+/// next run fires again) or monitoring is off (nothing was decided).
+async fn rule_alert(
+    request: &JobRequest,
+    config: &JobConfig,
+    record: &ResultRecord,
+    samples: &[Sample],
+    jpeg: Option<&[u8]>,
+    sinks: JobSinks<'_>,
+    policy: &JobPolicy,
+) -> (Step, Option<AlertOutcome>) {
+    let user = &request.user_id;
+    let metric = config.alert.metric.spec();
+    let rule = config.alert.rule(request.threshold);
+    // A run without data neither fires nor re-arms: the state stays as it is.
+    if samples.is_empty() || record.people_count.is_none() {
+        let decision = AlertDecision::NoData;
+        return (
+            Step::Skipped(decision.reason()),
+            Some(AlertOutcome::Skipped(decision)),
+        );
+    }
+    let was_armed = match sinks.alert_state {
+        None => true,
+        Some(store) => {
+            match sink_call(&sinks, policy, "alert_state", |_| store.alert_armed(user)).await {
+                Ok(state) => state.unwrap_or(true),
+                // A duplicate alert (the cooldown still guards) is better than a lost one.
+                Err(error) => {
+                    tracing::warn!(user_id = %user, %error, "alert state unknown; the rule starts armed");
+                    true
+                }
+            }
+        }
+    };
+    let mut alerter = match Alerter::resume(rule, was_armed) {
+        Ok(alerter) => alerter,
+        Err(error) => {
+            tracing::error!(user_id = %user, %error, "alert rule refused");
+            return (Step::Failed(format!("alert rule: {error}")), None);
+        }
+    };
+    let mut series = config.metric();
+    let mut fired = false;
+    let mut peak: Option<f64> = None;
+    for s in samples {
+        let value = series.push(MetricSample {
+            t: s.t,
+            people: Some(u32::try_from(s.people).unwrap_or(u32::MAX)),
+            zones: &s.zones,
+            lines: &s.lines,
+        });
+        if let Some(v) = value {
+            peak = Some(peak.map_or(v, |p: f64| p.max(v)));
+        }
+        fired |= alerter.push(value);
+    }
+    let armed = alerter.is_armed();
+    let peak = peak.unwrap_or_default();
+    let store_state = |armed: bool| async move {
+        let Some(store) = sinks.alert_state else {
+            return;
+        };
+        if let Err(error) = sink_call(&sinks, policy, "alert_state", |_| {
+            store.set_alert_armed(user, armed, record.taken_at)
+        })
+        .await
+        {
+            tracing::error!(user_id = %user, %error, armed, "alert state not stored: the next run starts from the previous one");
+        }
+    };
+    if !fired {
+        let reason = if armed {
+            format!(
+                "{metric} did not exceed {} in {} of {} samples (highest {peak})",
+                request.threshold, rule.k, rule.n
+            )
+        } else {
+            format!(
+                "{metric}: the alert for this breach went out; the rule re-arms below {}",
+                rule.threshold - rule.margin
+            )
+        };
+        store_state(armed).await;
+        let decision = AlertDecision::RuleNotFired { armed, reason };
+        return (
+            Step::Skipped(decision.reason()),
+            Some(AlertOutcome::Skipped(decision)),
+        );
+    }
+    // The value the alert reports (and the notification Lambda checks against the threshold):
+    // the metric's highest value in the run.
+    let value = peak
+        .clamp(0.0, f64::from(footfall_domain::MAX_PEOPLE))
+        .ceil() as u32;
+    let mut input = AlertInput {
+        people: Some(value),
+        threshold: request.threshold,
+        monitored: request.monitored,
+        taken_at: record.taken_at,
+        last_alert: None,
+        cooldown: policy.alert_cooldown,
+    };
+    if request.monitored {
+        match sink_call(&sinks, policy, "cooldown", |_| {
+            sinks.cooldown.last_alert(user)
+        })
+        .await
+        {
+            Ok(last) => input.last_alert = last,
+            Err(error) => {
+                tracing::warn!(user_id = %user, %error, "cooldown unknown; alerting anyway")
+            }
+        }
+    }
+    let decision = footfall_domain::decide_breach(input);
+    match decision {
+        AlertDecision::Send => {}
+        // Nothing was decided for this user: the state stays.
+        AlertDecision::MonitoringOff => {
+            return (
+                Step::Skipped(decision.reason()),
+                Some(AlertOutcome::Skipped(decision)),
+            );
+        }
+        // An alert went out for this result, or within the cooldown: this breach counts as
+        // alerted, so the rule stays silent until it re-arms.
+        _ => {
+            if let AlertDecision::CoolingDown { until } = &decision {
+                tracing::info!(user_id = %user, %until, %metric, "alert suppressed by cooldown");
+            }
+            store_state(armed).await;
+            return (
+                Step::Skipped(decision.reason()),
+                Some(AlertOutcome::Skipped(decision)),
+            );
+        }
+    }
+    tracing::info!(user_id = %user, %metric, value, threshold = request.threshold,
+        k = rule.k, n = rule.n, "debounced alert fired");
+    let alert = Alert {
+        record,
+        email: &request.email,
+        people: value,
+        threshold: request.threshold,
+        monitored: request.monitored,
+        jpeg,
+    };
+    match sink_call(&sinks, policy, "notify", |_| sinks.notifier.notify(alert)).await {
+        Ok(delivery) => {
+            if let Err(error) = sink_call(&sinks, policy, "cooldown", |_| {
+                sinks.cooldown.record_alert(user, record.taken_at)
+            })
+            .await
+            {
+                tracing::error!(user_id = %user, %error, "alert sent but its time not recorded: the next run may alert again");
+            }
+            store_state(armed).await;
+            (Step::Done, Some(AlertOutcome::Delivered(delivery)))
+        }
+        // Not delivered: the rule is left armed, so the next run fires again.
+        Err(error) => {
+            tracing::error!(user_id = %user, %error, "alert could not be delivered");
+            store_state(true).await;
             (Step::Failed(error.to_string()), None)
         }
     }

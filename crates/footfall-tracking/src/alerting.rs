@@ -96,6 +96,15 @@ impl Alerter {
         })
     }
 
+    /// An alerter that starts armed or silent, as a previous job left it (the state kept per
+    /// user between scheduled runs, so a breach that lasts several runs alerts once). The
+    /// window starts empty either way.
+    pub fn resume(rule: AlertRule, armed: bool) -> Result<Self, AlertRuleError> {
+        let mut alerter = Self::new(rule)?;
+        alerter.armed = armed;
+        Ok(alerter)
+    }
+
     pub fn rule(&self) -> &AlertRule {
         &self.rule
     }
@@ -204,6 +213,21 @@ mod tests {
             Some(12.0),
         ];
         assert_eq!(run(rule(), &s), vec![1]);
+    }
+
+    #[test]
+    fn a_resumed_silent_alerter_waits_for_the_re_arm() {
+        let mut a = Alerter::resume(rule(), false).unwrap();
+        assert!(!a.is_armed());
+        for v in [12.0, 12.0, 9.0, 8.0] {
+            assert!(!a.push(Some(v)));
+        }
+        assert!(!a.push(Some(7.0)));
+        assert!(a.is_armed());
+        assert!(!a.push(Some(12.0)));
+        assert!(a.push(Some(12.0)));
+        let armed = Alerter::resume(rule(), true).unwrap();
+        assert!(armed.is_armed());
     }
 
     #[test]

@@ -8,11 +8,13 @@
 //! - [`lines`]: directed counting lines, `in` / `out` crossings of the feet, without jitter;
 //! - [`zones`]: polygon zones, occupancy per sample, visits and dwell;
 //! - [`alerting`]: alerts that fire for `k` of the last `n` samples and re-arm with hysteresis;
+//! - [`job_config`]: a user's job configuration (rate, lines, zones, alert rule) and its JSON;
 //! - [`summary`]: [`Counting`] (tracker + lines + zones per sample) and the JSON summary.
 
 pub mod alerting;
 pub mod assignment;
 pub mod geometry;
+pub mod job_config;
 pub mod kalman;
 pub mod lines;
 pub mod spec;
@@ -24,6 +26,9 @@ pub mod zones;
 
 pub use alerting::{AlertRule, AlertRuleError, Alerter};
 pub use geometry::{BBox, Point, foot_point, iou};
+pub use job_config::{
+    AlertMetric, AlertSpec, JobConfig, JobConfigError, LineCount, MetricSample, MetricSeries,
+};
 pub use lines::{CrossingDirection, DeadBand, Line, LineCounter};
 pub use spec::ParseError;
 pub use summary::{
