@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use footfall_job::{
-    CountError, CountReport, Counting, PeopleCounter, Tracking, count_stream_tracked,
-};
+use footfall_job::{CountError, CountReport, Counting, PeopleCounter, count_stream_tracked};
 use frame_source::{
     JobOptions, Limits, SamplingPolicy, SourceSpec, StopHandle, StreamHealth, UrlResolver,
 };
@@ -151,10 +149,6 @@ pub struct CountArgs {
     /// options (`--batch`) set it.
     #[arg(skip = 8usize)]
     pub batch: usize,
-    /// Score a box needs to count as a person in a sample of a tracking job (the detector then
-    /// reports boxes down to 0.1 for the tracker); set from the detector's --score-threshold.
-    #[arg(skip = 0.25f32)]
-    pub count_min_score: f32,
     /// One JSON document on stdout instead of text.
     #[arg(long)]
     pub json: bool,
@@ -307,10 +301,7 @@ pub fn run_count_until(
                 ..Default::default()
             })
             .map_err(|err| CliError::Usage(err.to_string()))?;
-            Some(Tracking {
-                counting,
-                count_min_score: args.count_min_score,
-            })
+            Some(counting)
         }
         None => None,
     };

@@ -19,14 +19,10 @@ pub struct CountArgs {
 
 /// The exit status: 0 when the stream was healthy, 3 when not (the report is printed either way).
 pub fn run(args: CountArgs) -> anyhow::Result<u8> {
-    let mut postprocess = args.thresholds.postprocess();
+    // A tracking job's detector hands ByteTrack boxes down to 0.1 itself
+    // (`PeopleCounter::people_boxes`); each sample still counts those above the threshold.
+    let postprocess = args.thresholds.postprocess();
     let mut count = args.count;
-    if count.tracking_fps().is_some() {
-        // ByteTrack's second association uses the low-score boxes (0.1 and up); a sample's
-        // people count still takes only boxes above the usual threshold.
-        count.count_min_score = postprocess.score_threshold;
-        postprocess.score_threshold = postprocess.score_threshold.min(0.1);
-    }
     let detector = args
         .model
         .load_detector(postprocess)

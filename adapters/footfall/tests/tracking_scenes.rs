@@ -54,7 +54,7 @@ fn crossings_at_once_and_a_wobble_on_the_line_count_exactly() {
             walk(0, (60.0, TOP), (580.0, TOP), 0.0, 4.0),
             walk(1, (580.0, BOTTOM), (60.0, BOTTOM), 0.0, 4.0),
             // 4.5-8.5 s: two side by side, both in, on the line together.
-            walk(2, (60.0, TOP), (580.0, TOP), 4.5, 8.5),
+            walk(0, (60.0, TOP), (580.0, TOP), 4.5, 8.5),
             walk(3, (60.0, BOTTOM), (580.0, BOTTOM), 4.5, 8.5),
             // 9-14.5 s: up to the line, 2 s wobbling +-3 px on it, then in.
             Actor::new(
@@ -70,7 +70,18 @@ fn crossings_at_once_and_a_wobble_on_the_line_count_exactly() {
         ],
     }
     .write(&scratch("crossings.mp4"));
-    let report = count(&video, &["--line", "door=320,0,320,360"]);
+    let pictures = scratch("crossings-annotated");
+    let _ = std::fs::remove_dir_all(&pictures);
+    std::fs::create_dir_all(&pictures).unwrap();
+    let report = count(
+        &video,
+        &[
+            "--line",
+            "door=320,0,320,360",
+            "--annotate",
+            pictures.to_str().unwrap(),
+        ],
+    );
     let line = &report["lines"][0];
     assert_eq!(
         (
@@ -84,6 +95,21 @@ fn crossings_at_once_and_a_wobble_on_the_line_count_exactly() {
     assert_eq!(report["tracking"]["unique_people"], 5, "{report}");
     assert_eq!(report["max"], 2, "{report}");
     assert_eq!(report["frames"], 150);
+
+    // The busiest frame, drawn: the line in its colour down x = 320, and the counts so far.
+    let annotated = report["annotated"].as_str().expect("an annotated picture");
+    let picture = image::open(annotated).unwrap().to_rgb8();
+    assert_eq!(picture.dimensions(), (640, 360));
+    let magenta = (40..360)
+        .filter(|&y| {
+            let [r, g, b] = picture.get_pixel(320, y).0;
+            r > 200 && g < 120 && b > 150
+        })
+        .count();
+    assert!(
+        magenta > 200,
+        "the door line is drawn ({magenta} of 320 pixels)"
+    );
 }
 
 #[test]
@@ -154,4 +180,5 @@ fn a_person_behind_a_pillar_keeps_their_track_and_a_zone_stay_is_timed() {
     let dwell = zone["max_dwell_s"].as_f64().unwrap();
     assert!((dwell - 4.12).abs() <= 0.2, "dwell {dwell}: {zone}");
     assert_eq!(zone["mean_dwell_s"], zone["max_dwell_s"]);
+    assert_eq!(report["frames"], 100);
 }

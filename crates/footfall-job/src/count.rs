@@ -11,15 +11,6 @@ use serde::Serialize;
 
 use crate::counter::{CounterError, PeopleCounter};
 
-/// A tracking job (issue 12): ByteTrack over the sampled frames, with counting lines and zones.
-/// The detector then reports boxes down to ByteTrack's low score (0.1); a sample's people count
-/// keeps only boxes of at least `count_min_score` (the detector's usual threshold).
-#[derive(Debug)]
-pub struct Tracking {
-    pub counting: footfall_tracking::Counting,
-    pub count_min_score: f32,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum CountError {
     /// The URL could not be parsed or resolved, or the stream not opened: the stream's fault.
@@ -31,28 +22,38 @@ pub enum CountError {
     CountMismatch { expected: usize, got: usize },
 }
 
-impl Tracking {
-    /// One sample's boxes through the tracker, lines and zones.
-    fn sample(&mut self, t: f64, people: &[crate::PersonBox]) -> Counted {
-        let report = self.counting.push(t, Some(people));
-        Counted {
-            people: people
-                .iter()
-                .filter(|p| p.score >= self.count_min_score)
-                .count(),
-            zones: report
-                .zones
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect(),
-            lines: report
-                .lines
-                .into_iter()
-                .map(Option::unwrap_or_default)
-                .collect(),
-            tracks: report.tracks,
-        }
+/// One sample's boxes through the tracker, lines and zones (a tracking job, issue 12). The
+/// counter hands the tracker boxes down to ByteTrack's low score; the sample's people count
+/// keeps those of at least `count_min_score` (the counter's usual threshold).
+fn track_sample(
+    counting: &mut footfall_tracking::Counting,
+    t: f64,
+    people: &[crate::PersonBox],
+    count_min_score: f32,
+) -> Counted {
+    let report = counting.push(t, Some(people));
+    Counted {
+        people: people.iter().filter(|p| p.score >= count_min_score).count(),
+        zones: report
+            .zones
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+        lines: report
+            .lines
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect(),
+        tracks: report.tracks,
     }
+}
+
+/// Tracks seen in a sample that are confirmed people.
+fn confirmed(tracks: &[footfall_tracking::TrackView]) -> usize {
+    tracks
+        .iter()
+        .filter(|t| t.state == footfall_tracking::TrackState::Tracked)
+        .count()
 }
 
 /// What counting one frame gave, before it becomes a [`Sample`].
@@ -97,7 +98,8 @@ pub struct Sample {
     pub lines: Vec<(u64, u64)>,
 }
 
-/// The busiest sampled frame (first one on ties), with the tracks seen in it in a tracking job.
+/// The busiest sampled frame (first one on ties; in a tracking job the first with the most
+/// confirmed tracks among them), with the tracks seen in it.
 #[derive(Debug, Clone)]
 pub struct BusiestFrame {
     pub t: f64,
@@ -206,12 +208,13 @@ pub fn count_stream_tracked(
     options: JobOptions,
     counter: &dyn PeopleCounter,
     stop: StopHandle,
-    mut tracking: Option<Tracking>,
+    mut tracking: Option<footfall_tracking::Counting>,
     on_batch: &mut dyn FnMut(&[Sample]),
 ) -> Result<CountReport, CountError> {
     // Reports are shown and stored: no credentials.
     let source = footfall_domain::redact_url(&spec.original).into_owned();
     let mut stream = FrameStream::open_with_stop(spec, options, stop)?;
+    let count_min_score = counter.count_min_score();
     let mut samples = Vec::new();
     let mut busiest: Option<BusiestFrame> = None;
     let mut count_time = Duration::ZERO;
@@ -245,7 +248,7 @@ pub fn count_stream_tracked(
                 times
                     .iter()
                     .zip(&boxes)
-                    .map(|(t, people)| tracking.sample(*t, people))
+                    .map(|(t, people)| track_sample(tracking, *t, people, count_min_score))
                     .collect()
             }
         };
@@ -259,7 +262,13 @@ pub fn count_stream_tracked(
         let first_new = samples.len();
         for ((t, counted), image) in times.into_iter().zip(counted).zip(images) {
             let people = counted.people;
-            if busiest.as_ref().is_none_or(|best| people > best.people) {
+            // Most people; on a tie, in a tracking job, most confirmed tracks (a drawing of
+            // people with their ids beats one of tracks just born); then the first.
+            let rank = (people, confirmed(&counted.tracks));
+            if busiest
+                .as_ref()
+                .is_none_or(|best| rank > (best.people, confirmed(&best.tracks)))
+            {
                 busiest = Some(BusiestFrame {
                     t,
                     people,
@@ -287,6 +296,6 @@ pub fn count_stream_tracked(
         stream: report,
         count_time,
         wait_time,
-        tracking: tracking.map(|t| t.counting.summary()),
+        tracking: tracking.map(|t| t.summary()),
     })
 }

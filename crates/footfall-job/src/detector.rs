@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use crate::counter::{CounterError, PeopleCounter, PersonBox};
+use crate::counter::{CounterError, PeopleCounter, PersonBox, TRACKING_MIN_SCORE};
 use detector_core::{Detector, count_people_in};
 use detector_prepost::annotate::{annotate, encode_jpeg};
 use image::RgbImage;
@@ -43,9 +43,14 @@ impl PeopleCounter for DetectorCounter {
     }
 
     fn people_boxes(&self, frames: &[RgbImage]) -> Result<Vec<Vec<PersonBox>>, CounterError> {
-        Ok(self
-            .detector()?
-            .detect(frames)?
+        let detector = self.detector()?;
+        let usual = detector.postprocess_config();
+        let floor = detector_core::PostprocessConfig {
+            score_threshold: usual.score_threshold.min(TRACKING_MIN_SCORE),
+            ..*usual
+        };
+        Ok(detector
+            .detect_with(frames, &floor)?
             .into_iter()
             .map(|frame| {
                 frame
@@ -58,5 +63,12 @@ impl PeopleCounter for DetectorCounter {
                     .collect()
             })
             .collect())
+    }
+
+    fn count_min_score(&self) -> f32 {
+        self.detector
+            .lock()
+            .map(|d| d.postprocess_config().score_threshold)
+            .unwrap_or(0.0)
     }
 }

@@ -12,10 +12,10 @@ pub mod detector;
 pub mod pipeline;
 
 pub use count::{
-    BusiestFrame, CountError, CountReport, Sample, Tracking, count_stream, count_stream_tracked,
+    BusiestFrame, CountError, CountReport, Sample, count_stream, count_stream_tracked,
     count_stream_until, count_url,
 };
-pub use counter::{CounterError, PeopleCounter, PersonBox};
+pub use counter::{CounterError, PeopleCounter, PersonBox, TRACKING_MIN_SCORE};
 /// A user's job configuration (tracking rate, lines, zones, debounced alert rule).
 pub use footfall_tracking::{JobConfig, JobConfigError};
 pub use pipeline::{

@@ -33,7 +33,7 @@ use footfall_tracking::{Alerter, JobConfig, MetricSample};
 use frame_source::{JobOptions, SamplingPolicy, SourceSpec, StopHandle, UrlResolver};
 use serde::Serialize;
 
-use crate::count::{CountError, CountReport, Sample, Tracking, count_stream_tracked};
+use crate::count::{CountError, CountReport, Sample, count_stream_tracked};
 use crate::counter::PeopleCounter;
 
 /// One user's job.
@@ -413,13 +413,10 @@ fn count_once(
     let spec = SourceSpec::parse(url)?.resolve(counting.resolver.as_ref())?;
     let tracking = match counting_config {
         None => None,
-        Some(config) => Some(Tracking {
-            counting: footfall_tracking::Counting::new(config)
+        Some(config) => Some(
+            footfall_tracking::Counting::new(config)
                 .map_err(|e| CountError::Counter(format!("tracking: {e}").into()))?,
-            // The counter's boxes are counted as it returns them: the runtimes' detector cuts
-            // at its usual score threshold.
-            count_min_score: 0.0,
-        }),
+        ),
     };
     count_stream_tracked(
         spec,
