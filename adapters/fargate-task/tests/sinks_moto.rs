@@ -473,6 +473,49 @@ async fn eventbridge_run_stores_row_and_csv_and_alerts() {
     assert_eq!(self::rows(&w).await.len(), 1);
 }
 
+/// A user's debounced rule (issue 12) in scheduled tasks: the armed state is kept in the results
+/// database between tasks, so a breach that lasts several tasks alerts once, and the rule
+/// re-arms only after a task whose samples fell below threshold - margin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breach_over_several_scheduled_tasks_alerts_once_and_re_arms_below_the_margin() {
+    let w = world().await;
+    let rule = footfall_job::JobConfig::from_json(
+        r#"{"alert":{"metric":"people","k":2,"n":2,"margin":5}}"#,
+    )
+    .unwrap();
+    // (people on each of the 2 samples, expected notify step)
+    let went_out = "the alert for this breach went out";
+    let runs: [(usize, Option<&str>); 6] = [
+        (20, None),                     // breach: alerts
+        (20, Some(went_out)),           // the same breach, next hour: silent
+        (12, Some(went_out)),           // below 15 but not below 15 - 5: still silent
+        (8, Some("did not exceed 15")), // below 10: re-armed
+        (20, None),                     // a new breach: alerts again
+        (20, Some(went_out)),
+    ];
+    for (i, (people, skipped)) in runs.into_iter().enumerate() {
+        let run = format!("run-rule-{i}");
+        let mut cfg = config_for_run(&w, Source::EventBridge, &run, &[]);
+        cfg.payload.threshold = Some(15);
+        cfg.payload.tracking = Some(rule.clone());
+        let deps = deps_for(
+            &w,
+            cfg,
+            counting(people, 0),
+            JsonLog::capture(&run, "user_1"),
+        );
+        let report = run_task(&deps).await;
+        assert_eq!(report.exit_code(), 0, "run {i}: {report:?}");
+        match (skipped, report.step("notify")) {
+            (None, Some(Step::Done)) => {}
+            (Some(why), Some(Step::Skipped(reason))) if reason.contains(why) => {}
+            (expected, got) => {
+                panic!("run {i} ({people} people): expected {expected:?}, got {got:?}")
+            }
+        }
+    }
+}
+
 /// The user's threshold (the `config` table's column, carried in the payload) decides the alert,
 /// not the task's ALERT_THRESHOLD (15 here): 20 people against a threshold of 25 is no alert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

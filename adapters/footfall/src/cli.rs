@@ -406,12 +406,18 @@ pub fn run_count_until(
             for line in &tracked.lines {
                 writeln!(out, "line {}: in={} out={}", line.name, line.ins, line.outs)?;
             }
+            // `-` where there is no figure (no sample with data, no visit).
+            let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
             for zone in &tracked.zones {
                 writeln!(
                     out,
-                    "zone {}: {}",
+                    "zone {}: max={} mean={} visits={} mean_dwell_s={} max_dwell_s={}",
                     zone.name,
-                    serde_json::to_string(zone).unwrap_or_default()
+                    or_dash(zone.max.map(|v| v.to_string())),
+                    or_dash(zone.mean.map(|v| format!("{v:.2}"))),
+                    zone.visits,
+                    or_dash(zone.mean_dwell_s.map(|v| format!("{v:.2}"))),
+                    or_dash(zone.max_dwell_s.map(|v| format!("{v:.2}"))),
                 )?;
             }
         }

@@ -153,3 +153,83 @@ async fn the_listing_hides_stream_credentials_and_takes_the_data_dir_after_the_a
     assert!(json.contains(url), "{json}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `users set-tracking` / `show-tracking` (issue 12): the configuration is checked by the one
+/// parser before anything is stored, shown back as JSON, and cleared.
+#[tokio::test]
+async fn set_show_and_clear_a_users_tracking_configuration() {
+    let dir = std::env::temp_dir().join(format!("users-cli-tracking-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    users(
+        &dir,
+        &[
+            "add",
+            "lobby",
+            "--url",
+            "rtsp://cam/1",
+            "--email",
+            "ops@example.com",
+        ],
+    )
+    .await
+    .unwrap();
+    users(
+        &dir,
+        &[
+            "set-tracking",
+            "lobby",
+            "--line",
+            "door=320,0,320,480",
+            "--zone",
+            "queue=0,240,320,240,320,480,0,480",
+            "--alert",
+            "zone:queue",
+            "--k",
+            "3",
+            "--n",
+            "5",
+            "--margin",
+            "1",
+        ],
+    )
+    .await
+    .unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&users(&dir, &["show-tracking", "lobby"]).await.unwrap()).unwrap();
+    assert_eq!(shown["lines"][0], "door=320,0,320,480", "{shown}");
+    assert_eq!(shown["alert"]["metric"], "zone:queue", "{shown}");
+    assert_eq!(
+        (shown["alert"]["k"].as_u64(), shown["alert"]["n"].as_u64()),
+        (Some(3), Some(5))
+    );
+    let listed: serde_json::Value =
+        serde_json::from_str(&users(&dir, &["list", "--json"]).await.unwrap()).unwrap();
+    assert_eq!(
+        listed[0]["tracking"]["alert"]["metric"], "zone:queue",
+        "{listed}"
+    );
+
+    // Refused before anything is stored: a metric naming no zone, k above n.
+    for bad in [
+        &["set-tracking", "lobby", "--alert", "zone:nowhere"][..],
+        &["set-tracking", "lobby", "--k", "6", "--n", "5"][..],
+    ] {
+        let err = users(&dir, bad).await.unwrap_err();
+        assert!(matches!(err, CliError::Usage(_)), "{bad:?}: {err}");
+    }
+    let still: serde_json::Value =
+        serde_json::from_str(&users(&dir, &["show-tracking", "lobby"]).await.unwrap()).unwrap();
+    assert_eq!(still, shown, "a refused configuration changes nothing");
+
+    users(&dir, &["set-tracking", "lobby", "--clear"])
+        .await
+        .unwrap();
+    assert_eq!(
+        users(&dir, &["show-tracking", "lobby"])
+            .await
+            .unwrap()
+            .trim(),
+        "null"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
