@@ -214,7 +214,11 @@ fn tracking_overlay(
     zones: &[footfall_tracking::Zone],
 ) -> detector_prepost::annotate::TrackingOverlay {
     use detector_prepost::annotate::{LineMark, TrackMark, ZoneMark};
-    let upto = report.samples.iter().take_while(|s| s.t <= busiest.t);
+    let upto = report
+        .samples
+        .iter()
+        .take_while(|s| s.t <= busiest.t)
+        .filter(|s| s.people.is_some());
     let mut crossed = vec![(0, 0); lines.len()];
     let mut inside = vec![0; zones.len()];
     for sample in upto {
@@ -328,11 +332,18 @@ pub fn run_count_until(
     let report = count_stream_tracked(spec, options, counter, stop, tracking, &mut |samples| {
         for sample in samples {
             if !args.json {
-                lines.push(format!("t={:>8.2}s  people={}", sample.t, sample.people));
+                lines.push(match sample.people {
+                    Some(people) => format!("t={:>8.2}s  people={people}", sample.t),
+                    None => format!(
+                        "t={:>8.2}s  people=-  (no frame: a hole in the stream)",
+                        sample.t
+                    ),
+                });
             }
             if let Some(bar) = &progress {
                 bar.inc(1);
-                bar.set_message(format!("t={:.1}s people={}", sample.t, sample.people));
+                let people = sample.people.map_or("-".into(), |p| p.to_string());
+                bar.set_message(format!("t={:.1}s people={people}", sample.t));
             }
         }
     })?;

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 use footfall_domain::{CountSummary, StreamHealth};
-use frame_source::{FrameStream, JobOptions, JobReport, SourceSpec, StopHandle, UrlResolver};
+use frame_source::{
+    FrameStream, JobOptions, JobReport, SamplingPolicy, SourceSpec, StopHandle, UrlResolver,
+};
 use image::RgbImage;
 use serde::Serialize;
 
@@ -20,6 +22,20 @@ pub enum CountError {
     Counter(CounterError),
     #[error("counter returned {got} counts for {expected} frames")]
     CountMismatch { expected: usize, got: usize },
+}
+
+/// A job sampling every `dt` seconds marks the sampling times in a hole of the stream (frames
+/// more than `dt` plus this many seconds apart: a dropped segment, a corrupt stretch) as
+/// samples without a frame. The slack keeps a source slower than the sampling rate (5 frames
+/// a second sampled at 10) from looking like holes.
+pub const NO_FRAME_AFTER_S: f64 = 1.0;
+
+/// The sampling times in the hole between frames at `prev` and `next`, for samples every `dt`.
+fn missing_samples(prev: f64, next: f64, dt: f64) -> impl Iterator<Item = f64> {
+    let hole = next - prev > dt + NO_FRAME_AFTER_S;
+    (1..)
+        .map(move |k| prev + dt * f64::from(k))
+        .take_while(move |&t| hole && t < next - dt / 2.0)
 }
 
 /// One sample's boxes through the tracker, lines and zones (a tracking job, issue 12). The
@@ -56,6 +72,12 @@ fn confirmed(tracks: &[footfall_tracking::TrackView]) -> usize {
         .count()
 }
 
+/// What the counter found in one frame.
+enum Found {
+    People(usize),
+    Boxes(Vec<crate::PersonBox>),
+}
+
 /// What counting one frame gave, before it becomes a [`Sample`].
 struct Counted {
     people: usize,
@@ -87,11 +109,12 @@ impl CountError {
 
 /// One sample: presentation time in seconds and people counted; in a tracking job also each
 /// zone's occupancy and each line's `(in, out)` crossings in this sample, in configuration order
-/// (empty otherwise).
+/// (empty otherwise). `people` is `None` for a sampling time at which no frame could be read
+/// (a hole in the stream, see [`NO_FRAME_AFTER_S`]): no data, not zero people.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Sample {
     pub t: f64,
-    pub people: usize,
+    pub people: Option<usize>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<u32>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -127,9 +150,9 @@ pub struct CountReport {
 }
 
 impl CountReport {
-    /// Frames counted.
+    /// Frames counted (samples without a frame are not).
     pub fn frames(&self) -> usize {
-        self.samples.len()
+        self.samples.iter().filter(|s| s.people.is_some()).count()
     }
 
     /// The `footfall count --json` document:
@@ -143,7 +166,17 @@ impl CountReport {
             "samples": self
                 .samples
                 .iter()
-                .map(|s| serde_json::json!({ "t": (s.t * 1000.0).round() / 1000.0, "people": s.people }))
+                .map(|s| {
+                    let mut sample = serde_json::json!({ "t": (s.t * 1000.0).round() / 1000.0, "people": s.people });
+                    // A tracking job's per-sample zone occupancy and line crossings.
+                    if !s.zones.is_empty() {
+                        sample["zones"] = serde_json::json!(s.zones);
+                    }
+                    if !s.lines.is_empty() {
+                        sample["lines"] = serde_json::json!(s.lines);
+                    }
+                    sample
+                })
                 .collect::<Vec<_>>(),
             "max": self.summary.max,
             "median": self.summary.median,
@@ -215,6 +248,10 @@ pub fn count_stream_tracked(
     let source = footfall_domain::redact_url(&spec.original).into_owned();
     let mut stream = FrameStream::open_with_stop(spec, options, stop)?;
     let count_min_score = counter.count_min_score();
+    let interval = match options.sampling {
+        SamplingPolicy::Every(dt) if !dt.is_zero() => Some(dt.as_secs_f64()),
+        _ => None,
+    };
     let mut samples = Vec::new();
     let mut busiest: Option<BusiestFrame> = None;
     let mut count_time = Duration::ZERO;
@@ -230,37 +267,51 @@ pub fn count_stream_tracked(
             .unzip();
         // On a counter error the stream is dropped, which stops the decode thread.
         let counting = Instant::now();
-        let counted: Vec<Counted> = match tracking.as_mut() {
+        // People per frame, or (tracking) their boxes, which go through the tracker in time
+        // order below, after any hole before them.
+        let found: Vec<Found> = match tracking {
             None => counter
                 .count(&images)
                 .map_err(CountError::Counter)?
                 .into_iter()
-                .map(Counted::people)
+                .map(Found::People)
                 .collect(),
-            Some(tracking) => {
-                let boxes = counter.people_boxes(&images).map_err(CountError::Counter)?;
-                if boxes.len() != images.len() {
-                    return Err(CountError::CountMismatch {
-                        expected: images.len(),
-                        got: boxes.len(),
-                    });
-                }
-                times
-                    .iter()
-                    .zip(&boxes)
-                    .map(|(t, people)| track_sample(tracking, *t, people, count_min_score))
-                    .collect()
-            }
+            Some(_) => counter
+                .people_boxes(&images)
+                .map_err(CountError::Counter)?
+                .into_iter()
+                .map(Found::Boxes)
+                .collect(),
         };
         count_time += counting.elapsed();
-        if counted.len() != images.len() {
+        if found.len() != images.len() {
             return Err(CountError::CountMismatch {
                 expected: images.len(),
-                got: counted.len(),
+                got: found.len(),
             });
         }
         let first_new = samples.len();
-        for ((t, counted), image) in times.into_iter().zip(counted).zip(images) {
+        for ((t, found), image) in times.into_iter().zip(found).zip(images) {
+            if let (Some(dt), Some(prev)) = (interval, samples.last().map(|s: &Sample| s.t)) {
+                for gap in missing_samples(prev, t, dt) {
+                    if let Some(tracking) = tracking.as_mut() {
+                        tracking.push(gap, None);
+                    }
+                    samples.push(Sample {
+                        t: gap,
+                        people: None,
+                        zones: Vec::new(),
+                        lines: Vec::new(),
+                    });
+                }
+            }
+            let counted = match (found, tracking.as_mut()) {
+                (Found::Boxes(boxes), Some(tracking)) => {
+                    track_sample(tracking, t, &boxes, count_min_score)
+                }
+                (Found::Boxes(boxes), None) => Counted::people(boxes.len()),
+                (Found::People(people), _) => Counted::people(people),
+            };
             let people = counted.people;
             // Most people; on a tie, in a tracking job, most confirmed tracks (a drawing of
             // people with their ids beats one of tracks just born); then the first.
@@ -278,7 +329,7 @@ pub fn count_stream_tracked(
             }
             samples.push(Sample {
                 t,
-                people,
+                people: Some(people),
                 zones: counted.zones,
                 lines: counted.lines,
             });
@@ -286,7 +337,7 @@ pub fn count_stream_tracked(
         on_batch(&samples[first_new..]);
     }
     let report = stream.finish();
-    let counts: Vec<usize> = samples.iter().map(|s| s.people).collect();
+    let counts: Vec<usize> = samples.iter().filter_map(|s| s.people).collect();
     Ok(CountReport {
         source,
         health: report.health,

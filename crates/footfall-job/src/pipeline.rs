@@ -580,7 +580,7 @@ async fn rule_alert(
     for s in samples {
         let value = series.push(MetricSample {
             t: s.t,
-            people: Some(u32::try_from(s.people).unwrap_or(u32::MAX)),
+            people: s.people.map(|p| u32::try_from(p).unwrap_or(u32::MAX)),
             zones: &s.zones,
             lines: &s.lines,
         });
