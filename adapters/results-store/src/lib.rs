@@ -579,7 +579,8 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a user (their results stay); `UnknownUser` when there is no such user.
+    /// Removes a user and their alert rule's state (their results stay); `UnknownUser` when
+    /// there is no such user.
     pub async fn remove_user(&self, user_id: &str) -> Result<()> {
         let sql = "DELETE FROM config WHERE user_id = ?";
         let affected = on_pool!(self, pool => sqlx::query(sql)
@@ -590,6 +591,14 @@ impl Store {
         if affected == 0 {
             return Err(StoreError::UnknownUser(user_id.to_string()));
         }
+        // The alert rule's state goes with the user (a user added again under this id starts
+        // armed); their results and alert history stay.
+        let sql = "DELETE FROM alert_rule_state WHERE user_id = ?";
+        on_pool!(self, pool => sqlx::query(sql)
+            .bind(user_id)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 

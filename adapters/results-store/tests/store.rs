@@ -275,7 +275,10 @@ async fn exercise_tracking(store: &Store) {
         AlertStateStore::alert_armed(store, &id).await.unwrap(),
         Some(false)
     );
+    // Removing the user removes the rule's state: a user added again under the same id
+    // starts armed, not silenced by someone else's breach.
     store.remove_user("tracked").await.unwrap();
+    assert_eq!(store.alert_armed(&id).await.unwrap(), None);
 }
 
 async fn exercise(store: &Store) {
