@@ -868,7 +868,7 @@ pub enum UsersAction {
     Disable { user_id: String },
     /// Delete a user (results stay).
     Remove { user_id: String },
-    /// Set a user's job configuration (issue 12): tracking rate, counting lines, zones and the
+    /// Set a user's job configuration: tracking rate, counting lines, zones and the
     /// debounced alert rule (the threshold stays the user's). Replaces the whole configuration;
     /// --clear goes back to the plain job.
     SetTracking {
