@@ -364,6 +364,32 @@ ROUTING
 )
 log "alert subscriptions: $(python3 -c 'import json,sys; print([(s["Protocol"], s["Endpoint"]) for s in json.load(open(sys.argv[1]))["Subscriptions"]])' "$work/subscriptions.json"): $alert_routing"
 
+# Cold start (issue 14), from the logs of this run: each task's process start to its detector
+# loaded and to the end of its first forward pass; each Lambda's main to ready for events.
+python3 - "$work" <<'COLD' || true
+import glob, json, os, sys
+def events(path, key):
+    if not os.path.exists(path):
+        return
+    for line in open(path, errors="replace"):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and key(doc):
+            yield doc
+work = sys.argv[1]
+for path in sorted(glob.glob(f"{work}/task-*.log")):
+    ready = [d["since_start_ms"] for d in events(path, lambda d: d.get("event") == "detector_ready")]
+    first = [d["since_start_ms"] for d in events(path, lambda d: d.get("event") == "first_detection")]
+    print(f"[e2e] cold start {os.path.basename(path)[:-4]}: detector ready {ready[0] if ready else '?'} ms,"
+          f" first detection {first[0] if first else '?'} ms after the process started")
+for name in ("controller", "notify"):
+    init = [d.get("fields", d).get("init_ms") for d in
+            events(f"{work}/{name}.log", lambda d: "init_ms" in d.get("fields", d))]
+    print(f"[e2e] cold start {name} Lambda: ready {round(init[0], 1) if init else '?'} ms after main")
+COLD
+
 status=0
 if [ "$tasks" -ne 3 ] || [ "$rows" -ne 3 ] || [ "$csv_lines" -ne 3 ] || [ "$notifications" -lt 2 ] \
   || [ "$jpegs" -lt 3 ] || [ "$callbacks" -ne 1 ] || [ "$alert_routing" != ok ] || [ "$api_status" != 202 ] \

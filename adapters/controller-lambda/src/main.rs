@@ -12,6 +12,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let started = std::time::Instant::now();
     footfall_runtime::logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
     let config = ControllerConfig::from_env()?;
     let sdk = aws_config::load_from_env().await;
@@ -30,6 +31,11 @@ async fn main() -> Result<(), Error> {
         config,
     };
     let ctl = &ctl;
+    // Cold start (issue 14): main to ready for the first event (secrets, clients).
+    tracing::info!(
+        init_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "controller ready"
+    );
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
         let id = ev.context.request_id.clone();
         handle(ctl, ev.payload, &id).await.map_err(Error::from)

@@ -4,20 +4,24 @@
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use std::path::PathBuf;
 
 use detector_core::weights::manifest::{self, WEIGHTS_DIR_ENV, WEIGHTS_ENV, WeightsLocator};
 use detector_core::{BackendChoice, Detector, ModelSize, PostprocessConfig, RunOptions};
 use fargate_task::{JsonLog, TaskConfig, TaskDeps, run_task};
-use footfall_job::Counting;
 use footfall_job::detector::DetectorCounter;
+use footfall_job::{CounterError, Counting, PeopleCounter, PersonBox};
 use footfall_runtime::Env;
 use footfall_runtime::logging::{self, LogFormat, LogTarget};
 use frame_source::YtDlpResolver;
+use image::RgbImage;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let started = Instant::now();
     logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
     let config = match TaskConfig::from_env() {
         Ok(c) => c,
@@ -30,7 +34,7 @@ async fn main() -> ExitCode {
         }
     };
     let log = JsonLog::stdout(&config.payload.run_id, &config.payload.user_id);
-    let counting = match detector_counting(&Env::process()) {
+    let counting = match detector_counting(&Env::process(), started, &log) {
         Ok(counting) => counting,
         Err(e) => {
             log.event("error", "config_error", serde_json::json!({"error": e}));
@@ -59,7 +63,7 @@ async fn main() -> ExitCode {
 
 /// The detector as the job's counter. `FOOTFALL_DEVICE` = `cpu` (default), `gpu` (wgpu) or
 /// `auto`; weights from `FOOTFALL_WEIGHTS` or the cache (`FOOTFALL_WEIGHTS_DIR`).
-fn detector_counting(env: &Env<'_>) -> Result<Counting, String> {
+fn detector_counting(env: &Env<'_>, started: Instant, log: &JsonLog) -> Result<Counting, String> {
     let backend = match env.opt("FOOTFALL_DEVICE").as_deref() {
         None | Some("cpu") => BackendChoice::Cpu,
         Some("gpu" | "wgpu") => BackendChoice::Wgpu,
@@ -72,8 +76,18 @@ fn detector_counting(env: &Env<'_>) -> Result<Counting, String> {
     };
     let detector =
         load_detector(env, backend).map_err(|e| format!("cannot load the detector: {e}"))?;
+    log.event(
+        "info",
+        "detector_ready",
+        serde_json::json!({ "since_start_ms": ms(started.elapsed()), "backend": detector.backend() }),
+    );
     Ok(Counting {
-        counter: Arc::new(DetectorCounter::new(detector)),
+        counter: Arc::new(ColdStart {
+            inner: DetectorCounter::new(detector),
+            started,
+            log: log.clone(),
+            reported: AtomicBool::new(false),
+        }),
         resolver: Arc::new(YtDlpResolver::default()),
     })
 }
@@ -102,4 +116,46 @@ fn load_detector(
         ..RunOptions::default()
     };
     Detector::from_onnx_file(&path, run, PostprocessConfig::default())
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e4).round() / 10.0
+}
+
+/// The task's cold start (issue 14): logs `first_detection` with the time from the process's
+/// start to the end of its first forward pass (weights, backend, stream opened, first frames
+/// decoded and detected), once; otherwise the detector itself.
+struct ColdStart {
+    inner: DetectorCounter,
+    started: Instant,
+    log: JsonLog,
+    reported: AtomicBool,
+}
+
+impl ColdStart {
+    fn first<T>(&self, result: Result<T, CounterError>, frames: usize) -> Result<T, CounterError> {
+        if result.is_ok() && !self.reported.swap(true, Ordering::Relaxed) {
+            self.log.event(
+                "info",
+                "first_detection",
+                serde_json::json!({ "since_start_ms": ms(self.started.elapsed()), "frames": frames }),
+            );
+        }
+        result
+    }
+}
+
+impl PeopleCounter for ColdStart {
+    fn count(&self, frames: &[RgbImage]) -> Result<Vec<usize>, CounterError> {
+        self.first(self.inner.count(frames), frames.len())
+    }
+    fn annotated_jpeg(&self, frame: &RgbImage) -> Result<Vec<u8>, CounterError> {
+        self.inner.annotated_jpeg(frame)
+    }
+    fn people_boxes(&self, frames: &[RgbImage]) -> Result<Vec<Vec<PersonBox>>, CounterError> {
+        self.first(self.inner.people_boxes(frames), frames.len())
+    }
+    fn count_min_score(&self) -> f32 {
+        self.inner.count_min_score()
+    }
 }
