@@ -119,6 +119,7 @@ pub fn notification_payload(alert: &Alert<'_>) -> Result<NotificationPayload, Si
         },
         processed_detection_image: inline,
         image_key: stored,
+        metric: alert.metric.map(str::to_string),
     })
 }
 

@@ -232,6 +232,7 @@ fn notification(jpeg: &[u8]) -> NotificationPayload {
         result: payloads::CountResult { people_count: 20 },
         processed_detection_image: base64::engine::general_purpose::STANDARD.encode(jpeg),
         image_key: None,
+        metric: None,
     }
 }
 

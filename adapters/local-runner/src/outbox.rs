@@ -76,6 +76,7 @@ impl Notifier for OutboxNotifier {
                 taken_at: record.taken_at,
                 image_ref: record.image_ref.clone(),
                 attempts: 0,
+                metric: alert.metric.map(str::to_string),
             };
             match self.store.enqueue_alert(&queued).await {
                 Ok(_) => {
@@ -197,6 +198,7 @@ impl AlertSender {
             source: &alert.source,
             taken_at: alert.taken_at,
             jpeg: jpeg.as_deref(),
+            metric: alert.metric.as_deref(),
         };
         let (run, user) = (&alert.run_id, &alert.user_id);
         let settled = match self.mailer.send(&email).await {

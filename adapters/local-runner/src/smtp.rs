@@ -106,6 +106,8 @@ pub struct AlertEmail<'a> {
     pub source: &'a str,
     pub taken_at: DateTime<Utc>,
     pub jpeg: Option<&'a [u8]>,
+    /// What `people` counts when the rule watches a zone or a line; `None`: people.
+    pub metric: Option<&'a str>,
 }
 
 impl<'a> AlertEmail<'a> {
@@ -119,6 +121,7 @@ impl<'a> AlertEmail<'a> {
             source: &alert.record.source,
             taken_at: alert.record.taken_at,
             jpeg: alert.jpeg,
+            metric: alert.metric,
         }
     }
 }
@@ -222,13 +225,17 @@ impl Notifier for SmtpNotifier {
 /// Message-ID that names the run and user (so a copy delivered twice is recognisable).
 pub fn build_message(from: &Mailbox, email: &AlertEmail<'_>) -> Result<Message, AlertError> {
     let to = Mailbox::new(None, parse_address(email.to)?);
+    let what = email.metric.unwrap_or("people");
     let subject = format!(
-        "footfall: {} people at {} (threshold {})",
+        "footfall: {} {what} at {} (threshold {})",
         email.people, email.user_id, email.threshold
     );
+    let counted = match email.metric {
+        None => format!("{} people were counted", email.people),
+        Some(metric) => format!("{metric}: {}", email.people),
+    };
     let mut text = format!(
-        "{} people were counted on {} at {} (UTC), above the threshold of {}.\n",
-        email.people,
+        "{counted} on {} at {} (UTC), above the threshold of {}.\n",
         email.source,
         email.taken_at.format("%Y-%m-%d %H:%M:%S"),
         email.threshold
@@ -308,8 +315,28 @@ mod tests {
             source: "http://***@cam/live.m3u8",
             taken_at: DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
             jpeg: None,
+            metric: None,
         };
         let text = String::from_utf8(build_message(&from, &email).unwrap().formatted()).unwrap();
+        assert!(
+            text.contains("Subject: footfall: 12 people at alice (threshold 5)"),
+            "{text}"
+        );
+        assert!(text.contains("12 people were counted on"), "{text}");
+        // A zone or line rule's alert says what its value counts.
+        let zone = AlertEmail {
+            metric: Some("people in zone queue"),
+            ..email
+        };
+        let zoned = String::from_utf8(build_message(&from, &zone).unwrap().formatted()).unwrap();
+        assert!(
+            zoned.contains("Subject: footfall: 12 people in zone queue at alice (threshold 5)"),
+            "{zoned}"
+        );
+        assert!(
+            zoned.contains("people in zone queue: 12 on http://"),
+            "{zoned}"
+        );
         assert!(text.contains("\r\nDate: "), "{text}");
         assert!(
             text.contains("Message-ID: <footfall.2026-11-30T10-00-00Z.alice@alerts.example>"),

@@ -237,6 +237,7 @@ async fn alerts_without_smtp_are_log_lines_and_bad_smtp_urls_are_refused() {
         threshold: 10,
         monitored: true,
         jpeg: None,
+        metric: None,
     };
     assert_eq!(notifier.notify(alert).await, Ok(Delivery::Logged));
     assert!(SmtpNotifier::new(Some(SmtpSettings::new("nonsense://", "a@b"))).is_err());

@@ -593,6 +593,14 @@ pub fn lifetime_text(d: Duration) -> String {
     }
 }
 
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Subject and body of the alert email.
 pub fn email_text(
     p: &NotificationPayload,
@@ -602,13 +610,20 @@ pub fn email_text(
     (w, h): (u32, u32),
 ) -> (String, String) {
     let subject = format!(
-        "Footfall alert: {} people for {}",
-        p.result.people_count, p.user_id
+        "Footfall alert: {} {} for {}",
+        p.result.people_count,
+        p.metric.as_deref().unwrap_or("people"),
+        p.user_id
     );
     let valid = lifetime_text(expiry);
+    // A zone or line rule's value is not a head count: say what it counts.
+    let counted = match &p.metric {
+        None => "People counted".to_string(),
+        Some(metric) => capitalised(metric),
+    };
     let message = format!(
         "Footfall alert for {user}\n\n\
-         People counted: {count} (alert threshold {threshold})\n\
+         {counted}: {count} (alert threshold {threshold})\n\
          Time (UTC): {time}\n\
          Stream: {stream}\n\n\
          Detection image ({w}x{h}, link valid for {valid}):\n{url}\n\n\
@@ -625,6 +640,10 @@ pub fn email_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hour_s() -> Duration {
+        Duration::from_secs(3600)
+    }
 
     #[test]
     fn config_flags_parse_like_every_other_binary() {
@@ -665,7 +684,27 @@ mod tests {
             result: payloads::CountResult { people_count: 9 },
             processed_detection_image: String::new(),
             image_key: None,
+            metric: None,
         };
+        // The email says what the value counts: people, or a zone or line rule's metric.
+        let plain = payload("2026-11-30T11:00:00Z");
+        let (subject, body) = email_text(&plain, 5, "https://x/p.jpg", hour_s(), (640, 480));
+        assert_eq!(subject, "Footfall alert: 9 people for alice");
+        assert!(
+            body.contains("People counted: 9 (alert threshold 5)"),
+            "{body}"
+        );
+        let zone = NotificationPayload {
+            metric: Some("people in zone queue".into()),
+            ..plain
+        };
+        let (subject, body) = email_text(&zone, 5, "https://x/p.jpg", hour_s(), (640, 480));
+        assert_eq!(subject, "Footfall alert: 9 people in zone queue for alice");
+        assert!(
+            body.contains("People in zone queue: 9 (alert threshold 5)"),
+            "{body}"
+        );
+
         let last = serde_json::to_vec(&CooldownState {
             date_time: "2026-11-30T10:00:00Z".into(),
             published: true,

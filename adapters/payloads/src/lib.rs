@@ -549,7 +549,14 @@ pub struct NotificationPayload {
     /// asynchronous-invoke limit. Exactly one of the two is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_key: Option<String>,
+    /// What `result.people_count` counts when the user's rule watches a zone or a line
+    /// (`people in zone queue`); absent: people. At most [`MAX_METRIC_LABEL_CHARS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
 }
+
+/// Longest `metric` label of a notification.
+pub const MAX_METRIC_LABEL_CHARS: usize = 160;
 
 impl NotificationPayload {
     /// Parse raw bytes, rejecting oversized input before parsing.
@@ -649,6 +656,24 @@ impl NotificationPayload {
             .ok_or_else(|| PayloadError::missing("result"))?;
         let people_count = get_opt_people(res, "result.", "people_count")?
             .ok_or_else(|| PayloadError::missing("result.people_count"))?;
+        let metric = match obj.get("metric") {
+            None | Some(Value::Null) => None,
+            Some(_) => {
+                let label = get_str(obj, "", "metric")?;
+                if label.is_empty()
+                    || label.chars().count() > MAX_METRIC_LABEL_CHARS
+                    || label.chars().any(char::is_control)
+                {
+                    return Err(PayloadError::invalid(
+                        "metric",
+                        format!(
+                            "must be 1 to {MAX_METRIC_LABEL_CHARS} characters without control characters"
+                        ),
+                    ));
+                }
+                Some(label)
+            }
+        };
         Ok(Self {
             run_id,
             user_id,
@@ -657,6 +682,7 @@ impl NotificationPayload {
             result: CountResult { people_count },
             processed_detection_image: img.to_string(),
             image_key,
+            metric,
         })
     }
 

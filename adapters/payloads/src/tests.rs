@@ -200,6 +200,28 @@ fn notification_roundtrip_exact_field_names() {
     assert_eq!(serde_json::to_value(&n).unwrap(), v);
 }
 
+/// A zone or line rule's alert carries what its value counts; the label is bounded and
+/// printable.
+#[test]
+fn notification_metric_label() {
+    let img = base64::engine::general_purpose::STANDARD.encode([0xff, 0xd8, 0xff, 0xd9]);
+    let mut v = notification(&img);
+    v["metric"] = json!("people in zone queue");
+    let n = NotificationPayload::parse(&v, &policy()).unwrap();
+    assert_eq!(n.metric.as_deref(), Some("people in zone queue"));
+    assert_eq!(serde_json::to_value(&n).unwrap(), v);
+    for bad in [
+        json!(""),
+        json!("x".repeat(161)),
+        json!("a\nBcc: evil"),
+        json!(3),
+    ] {
+        v["metric"] = bad.clone();
+        let e = NotificationPayload::parse(&v, &policy()).unwrap_err();
+        assert!(e.to_string().contains("metric"), "{bad}: {e}");
+    }
+}
+
 #[test]
 fn notification_hostile() {
     // 50 MB of base64 is refused by length, before decoding, from bytes and from a Value.

@@ -21,6 +21,8 @@ pub struct OutboxAlert {
     pub image_ref: Option<String>,
     /// Attempts so far, this one included once claimed.
     pub attempts: u32,
+    /// What `people` counts when the rule watches a zone or a line; `None`: people.
+    pub metric: Option<String>,
 }
 
 /// How many alerts are in each state.
@@ -55,6 +57,7 @@ struct OutboxRow {
     taken_at: DateTime<Utc>,
     image_ref: Option<String>,
     attempts: i64,
+    metric: Option<String>,
 }
 
 impl TryFrom<OutboxRow> for OutboxAlert {
@@ -70,13 +73,14 @@ impl TryFrom<OutboxRow> for OutboxAlert {
             taken_at: row.taken_at,
             image_ref: row.image_ref,
             attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+            metric: row.metric,
         })
     }
 }
 
 macro_rules! outbox_columns {
     () => {
-        "run_id, user_id, email, people, threshold, source, taken_at, image_ref, attempts"
+        "run_id, user_id, email, people, threshold, source, taken_at, image_ref, attempts, metric"
     };
 }
 
@@ -95,11 +99,14 @@ impl Store {
     pub async fn enqueue_alert(&self, alert: &OutboxAlert) -> Result<bool> {
         validate_len("email", &alert.email, 320)?;
         validate_len("source", &alert.source, 2048)?;
+        if let Some(metric) = &alert.metric {
+            validate_len("metric", metric, 160)?;
+        }
         let now = now();
         let sql = concat!(
             "INSERT INTO alert_outbox (",
             outbox_columns!(),
-            ", state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 'pending', ?, ?, ?)"
+            ", state, next_attempt_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, 'pending', ?, ?, ?)"
         );
         let inserted = on_pool!(self, pool => sqlx::query(sql)
             .bind(alert.run_id.as_str())
@@ -110,6 +117,7 @@ impl Store {
             .bind(&alert.source)
             .bind(alert.taken_at.trunc_subsecs(0))
             .bind(&alert.image_ref)
+            .bind(&alert.metric)
             .bind(now)
             .bind(now)
             .bind(now)

@@ -35,6 +35,7 @@ async fn exercise_outbox(store: &Store) {
         taken_at: t0,
         image_ref: Some(format!("images/{user}/{run}.jpg")),
         attempts: 0,
+        metric: None,
     };
     let a = alert("run-1", "alice");
     assert!(store.enqueue_alert(&a).await.unwrap());

@@ -241,6 +241,7 @@ async fn the_app_login_cannot_migrate_and_works_once_the_admin_migrated() {
         taken_at: old,
         image_ref: None,
         attempts: 0,
+        metric: None,
     };
     assert!(store.enqueue_alert(&alert).await.unwrap());
     let claimed = store

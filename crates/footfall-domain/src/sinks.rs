@@ -96,6 +96,9 @@ pub struct Alert<'a> {
     pub monitored: bool,
     /// The annotated picture (JPEG) of the busiest frame, if one was made.
     pub jpeg: Option<&'a [u8]>,
+    /// What `people` counts when the user's rule watches something else than the people count
+    /// (`people in zone queue`, `crossings in over line door within 60 s`); `None`: people.
+    pub metric: Option<&'a str>,
 }
 
 /// How an alert was delivered.

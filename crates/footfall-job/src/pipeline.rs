@@ -506,6 +506,7 @@ async fn alert(
         threshold: request.threshold,
         monitored: request.monitored,
         jpeg,
+        metric: None,
     };
     let delivered = sink_call(&sinks, policy, "notify", |_| sinks.notifier.notify(alert)).await;
     match delivered {
@@ -545,6 +546,7 @@ async fn rule_alert(
 ) -> (Step, Option<AlertOutcome>) {
     let user = &request.user_id;
     let metric = config.alert.metric.spec();
+    let metric_label = config.alert.metric.label();
     let rule = config.alert.rule(request.threshold);
     // A run without data neither fires nor re-arms: the state stays as it is.
     if samples.is_empty() || record.people_count.is_none() {
@@ -679,6 +681,7 @@ async fn rule_alert(
         threshold: request.threshold,
         monitored: request.monitored,
         jpeg,
+        metric: metric_label.as_deref(),
     };
     match sink_call(&sinks, policy, "notify", |_| sinks.notifier.notify(alert)).await {
         Ok(delivery) => {

@@ -72,6 +72,8 @@ struct World {
     alerts: Mutex<Vec<(String, u32)>>,
     last_alert: Mutex<Option<DateTime<Utc>>>,
     armed: Mutex<HashMap<String, (bool, DateTime<Utc>)>>,
+    /// What the latest alert said its value counts.
+    metric: Mutex<Option<String>>,
 }
 
 impl Notifier for World {
@@ -80,6 +82,7 @@ impl Notifier for World {
             .lock()
             .unwrap()
             .push((alert.record.run_id.to_string(), alert.people));
+        *self.metric.lock().unwrap() = alert.metric.map(str::to_string);
         Box::pin(async { Ok(Delivery::Sent) })
     }
 }
@@ -345,6 +348,11 @@ async fn zone_occupancy_alerts_on_the_zone_not_the_crowd() {
     let o = run(&world, 1, &url, scene(), 1, config, zero).await;
     assert!(delivered(&o), "{:?}", o.alert);
     assert_eq!(world.alerts.lock().unwrap()[0].1, 2);
+    // The alert says what that 2 counts.
+    assert_eq!(
+        world.metric.lock().unwrap().as_deref(),
+        Some("people in zone left")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,6 +381,10 @@ async fn line_crossings_count_within_the_window() {
     let o = run(&world, 0, &url, walkers(), 2, Some(&c), zero).await;
     assert!(delivered(&o), "{:?}", o.alert);
     assert_eq!(world.alerts.lock().unwrap()[0].1, 3);
+    assert_eq!(
+        world.metric.lock().unwrap().as_deref(),
+        Some("crossings in over line door within 30 s")
+    );
     // Nobody walks out.
     let world = World::default();
     let c = config("line:door:out", 30.0);

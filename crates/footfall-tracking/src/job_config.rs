@@ -120,6 +120,28 @@ impl AlertMetric {
         }
     }
 
+    /// What the alert's value counts, in words, for messages: `None` for the people count
+    /// (the messages' usual wording), `people in zone queue`, `crossings in over line door
+    /// within 60 s`.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Self::People => None,
+            Self::Zone(name) => Some(format!("people in zone {name}")),
+            Self::Line {
+                name,
+                count,
+                window_s,
+            } => {
+                let which = match count {
+                    LineCount::In => "crossings in over",
+                    LineCount::Out => "crossings out over",
+                    LineCount::Total => "crossings of",
+                };
+                Some(format!("{which} line {name} within {window_s} s"))
+            }
+        }
+    }
+
     /// Parses the metric text; `window_s` is the line window (`None`: the default).
     pub fn parse(text: &str, window_s: Option<f64>) -> Result<Self, JobConfigError> {
         let field = "alert.metric";

@@ -177,6 +177,7 @@ pub async fn world(name: &str) -> World {
         taken_at: now,
         image_ref: None,
         attempts: 0,
+        metric: None,
     };
     store.enqueue_alert(&alert).await.unwrap();
     store
