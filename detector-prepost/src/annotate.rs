@@ -120,21 +120,30 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], people: usize) -> Rg
         let (x2, y2) = (d.x2.max(0.0) as u32, d.y2.max(0.0) as u32);
         draw_rect(&mut out, x1, y1, x2, y2, thickness, colour);
         let label = format!("{} {:.2}", class_name(d.class_id), d.score);
-        let label_h = 8 * scale + 2;
-        let label_y = y1.checked_sub(label_h).unwrap_or(y1);
-        draw_text(
-            &mut out,
-            x1,
-            label_y,
-            &label,
-            scale,
-            TEXT_COLOUR,
-            Some(colour),
-        );
+        draw_box_label(&mut out, (x1, y1), &label, scale, colour);
     }
+    draw_banner(&mut out, people, scale);
+    out
+}
+
+/// A box's label on the box's colour, just above its top-left corner (inside the box when
+/// there is no room above).
+fn draw_box_label(
+    img: &mut RgbImage,
+    (x1, y1): (u32, u32),
+    label: &str,
+    scale: u32,
+    colour: Rgb<u8>,
+) {
+    let label_y = y1.checked_sub(8 * scale + 2).unwrap_or(y1);
+    draw_text(img, x1, label_y, label, scale, TEXT_COLOUR, Some(colour));
+}
+
+/// The people count, large, in the top-left corner.
+fn draw_banner(img: &mut RgbImage, people: usize, scale: u32) {
     let banner = format!("people: {people}");
     draw_text(
-        &mut out,
+        img,
         0,
         0,
         &banner,
@@ -142,7 +151,6 @@ pub fn annotate(frame: &RgbImage, detections: &[Detection], people: usize) -> Rg
         TEXT_COLOUR,
         Some(BANNER_COLOUR),
     );
-    out
 }
 
 /// A tracked person to draw: box in source pixels, track id, and whether the track is
@@ -258,30 +266,12 @@ pub fn annotate_tracking(frame: &RgbImage, overlay: &TrackingOverlay) -> RgbImag
         if track.confirmed {
             draw_rect(&mut out, x1, y1, x2, y2, thickness, PERSON_COLOUR);
             let label = format!("#{}", track.id);
-            let label_y = y1.checked_sub(8 * scale + 2).unwrap_or(y1);
-            draw_text(
-                &mut out,
-                x1,
-                label_y,
-                &label,
-                scale,
-                TEXT_COLOUR,
-                Some(PERSON_COLOUR),
-            );
+            draw_box_label(&mut out, (x1, y1), &label, scale, PERSON_COLOUR);
         } else {
             draw_rect(&mut out, x1, y1, x2, y2, scale, TENTATIVE_COLOUR);
         }
     }
-    let banner = format!("people: {}", overlay.people);
-    draw_text(
-        &mut out,
-        0,
-        0,
-        &banner,
-        scale * 2,
-        TEXT_COLOUR,
-        Some(BANNER_COLOUR),
-    );
+    draw_banner(&mut out, overlay.people, scale);
     out
 }
 
