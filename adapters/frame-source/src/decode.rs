@@ -18,6 +18,7 @@ use image::RgbImage;
 use video_rs::ffmpeg;
 
 use crate::error::FrameSourceError;
+use crate::gop::{GopSkipper, PacketFacts};
 use crate::job::{JobOptions, JobReport, Limits, Message, SampledFrame, StopHandle, StreamHealth};
 use crate::probe;
 use crate::sampling::{Decision, Sampler};
@@ -214,11 +215,13 @@ struct JobState {
     source_size: Option<i64>,
     /// The last connection delivered all `source_size` bytes before its end of input.
     read_to_end: bool,
+    /// Holds back packets no sample needs yet and drops the ends of GOPs nothing needs.
+    gop: GopSkipper<Packet>,
     report: JobReport,
 }
 
 impl JobState {
-    fn new(sampler: Sampler) -> Self {
+    fn new(sampler: Sampler, skip_unneeded_frames: bool) -> Self {
         Self {
             sampler,
             batch: Vec::new(),
@@ -234,6 +237,7 @@ impl JobState {
             source_duration: None,
             source_size: None,
             read_to_end: false,
+            gop: GopSkipper::new(skip_unneeded_frames),
             report: JobReport::empty(StreamHealth::Unavailable, None),
         }
     }
@@ -251,12 +255,31 @@ impl JobState {
         delivered
     }
 
+    /// Hands out a partly filled batch once its first frame is `batch_latency` old; false when
+    /// the consumer is gone.
+    fn flush_if_stale(
+        &mut self,
+        options: &JobOptions,
+        sender: &SyncSender<Message>,
+        watchdog: &Watchdog,
+    ) -> bool {
+        let stale = self
+            .batch_started
+            .is_some_and(|started| started.elapsed() >= options.batch_latency);
+        !stale || self.flush(sender, watchdog)
+    }
+
     /// True when a finite source was read (nearly) to its end.
     fn covered_source(&self) -> bool {
         if self.read_to_end {
             return true;
         }
-        match (self.source_duration, self.last_t) {
+        // Frames dropped undecoded at the end were read all the same.
+        let last_read = match (self.last_t, self.gop.last_skipped_t) {
+            (Some(decoded), Some(skipped)) => Some(decoded.max(skipped)),
+            (decoded, skipped) => decoded.or(skipped),
+        };
+        match (self.source_duration, last_read) {
             (Some(duration), Some(last)) => {
                 let tolerance = (3.0 * self.frame_interval).max(0.5);
                 last + self.frame_interval + tolerance >= duration
@@ -314,7 +337,7 @@ pub(crate) fn run_job(
 ) {
     let limits = options.limits;
     let watchdog = Arc::new(Watchdog::new(cancel, stop, limits.max_job_duration));
-    let mut state = JobState::new(sampler);
+    let mut state = JobState::new(sampler, options.seek);
     let (health, error, stopped) = loop {
         let end = run_connection(&spec, &options, &mut state, &watchdog, &sender);
         let (ending, failure) = if state.flush(&sender, &watchdog) {
@@ -370,6 +393,7 @@ pub(crate) fn run_job(
     report.live = state.live;
     report.source_duration = state.source_duration;
     report.last_t = state.last_t;
+    report.frames_skipped = state.gop.skipped;
     report.elapsed = watchdog.started.elapsed();
     tracing::debug!(source = %footfall_domain::redact_url(&spec.original), health = %report.health, sampled = report.frames_sampled, "frame source job ended");
     // The consumer may be gone; then nobody needs the report.
@@ -600,6 +624,7 @@ fn run_connection(
         }
     };
     state.ever_opened = true;
+    state.gop.restart();
     watchdog.enter_phase(false, limits.read_timeout);
 
     let can_seek = options.seek && spec.seekable() && !state.live;
@@ -648,26 +673,56 @@ fn run_connection(
                 if packet.stream() != stream_index {
                     continue;
                 }
-                let decode_started = Instant::now();
-                let sent = decoder.send_packet(&packet);
-                state.report.decode_time += decode_started.elapsed();
-                if let Err(error) = sent {
-                    if error == FfError::InvalidData {
-                        // One broken packet: the decoder conceals it and continues.
-                        continue;
+                let facts = PacketFacts {
+                    key: packet.is_key(),
+                    t: connection.packet_time(&packet, state),
+                    bytes: packet.size(),
+                };
+                let skipped_before = state.gop.skipped;
+                let read = std::mem::replace(&mut packet, Packet::empty());
+                let release = state.gop.push(read, facts, state.sampler.next_due());
+                if release.is_empty() {
+                    // Held back, but a frame arrived all the same: the stream is not stalled.
+                    state.last_frame_at = Some(Instant::now());
+                    // A partly filled batch must not wait for the next decoded frame, which may
+                    // be a whole sampling interval away.
+                    if !state.flush_if_stale(options, sender, watchdog) {
+                        return ConnectionEnd::ConsumerGone;
                     }
-                    return ConnectionEnd::Failed {
-                        error: FrameSourceError::Decode(error.to_string()),
-                        opened: true,
-                        permanent: false,
+                }
+                if state.gop.skipped > skipped_before {
+                    // The time jumped over by dropped frames is not missing stream.
+                    connection.previous_t = match (connection.previous_t, state.gop.last_skipped_t)
+                    {
+                        (Some(previous), Some(skipped)) => Some(previous.max(skipped)),
+                        (previous, skipped) => previous.or(skipped),
                     };
                 }
-                if let Some(end) = connection.drain(&mut decoder, state, options, watchdog, sender)
-                {
-                    return end;
+                for packet in release {
+                    let decode_started = Instant::now();
+                    let sent = decoder.send_packet(&packet);
+                    state.report.decode_time += decode_started.elapsed();
+                    if let Err(error) = sent {
+                        if error == FfError::InvalidData {
+                            // One broken packet: the decoder conceals it and continues.
+                            continue;
+                        }
+                        return ConnectionEnd::Failed {
+                            error: FrameSourceError::Decode(error.to_string()),
+                            opened: true,
+                            permanent: false,
+                        };
+                    }
+                    if let Some(end) =
+                        connection.drain(&mut decoder, state, options, watchdog, sender)
+                    {
+                        return end;
+                    }
                 }
             }
             Err(FfError::Eof) => {
+                // What is still held back comes after the last due sample.
+                state.gop.finish();
                 // Frames still inside the decoder (reordering, frame threads) come out on flush.
                 if decoder.send_eof().is_ok()
                     && let Some(end) =
@@ -748,6 +803,7 @@ fn seek_to(
     match input.seek(timestamp, ..timestamp) {
         Ok(()) => {
             decoder.flush();
+            state.gop.restart();
             state.report.seeks += 1;
             state.expect_jump = true;
         }
@@ -767,6 +823,17 @@ struct Connection {
 }
 
 impl Connection {
+    /// A packet's presentation time on the sampler's clock, once this connection has decoded a
+    /// frame (before that, the origin of a reconnected live stream may still move).
+    fn packet_time(&self, packet: &Packet, state: &JobState) -> Option<f64> {
+        if self.first_frame {
+            return None;
+        }
+        let origin = state.origin?;
+        let ts = packet.pts().or(packet.dts()).filter(|&ts| ts != NO_PTS)?;
+        Some(ts as f64 * self.time_base - origin)
+    }
+
     /// The due time to seek to, when the gap to it is worth a seek and it was not tried already.
     fn seek_target(&self, state: &JobState, options: &JobOptions) -> Option<f64> {
         let due = state.sampler.next_due()?;
@@ -912,11 +979,7 @@ impl Connection {
                 }
             }
         }
-        if state
-            .batch_started
-            .is_some_and(|started| started.elapsed() >= options.batch_latency)
-            && !state.flush(sender, watchdog)
-        {
+        if !state.flush_if_stale(options, sender, watchdog) {
             return Some(ConnectionEnd::ConsumerGone);
         }
         None

@@ -57,7 +57,9 @@ pub struct JobOptions {
     /// `(channel_capacity + 1) * batch_size` frames.
     pub channel_capacity: usize,
     /// Seek over stretches of at least `seek_min_gap` that sampling would skip, when the source
-    /// is seekable (files, HTTP with ranges). Lands on the keyframe before the wanted time.
+    /// is seekable (files, HTTP with ranges). Lands on the keyframe before the wanted time. On
+    /// any source, also leave undecoded the frames of a group of pictures after its last sample
+    /// (see `JobReport::frames_skipped`); the sampled frames are the same either way.
     pub seek: bool,
     pub seek_min_gap: Duration,
     /// FFmpeg decoder threads. One leaves the other core to inference on a 2-core machine.
@@ -123,8 +125,12 @@ pub struct JobReport {
     /// went wrong; a recovered reconnect leaves the last error here with health `Ok`).
     pub error: Option<FrameSourceError>,
     pub frames_sampled: u64,
-    /// Frames decoded (sampled or not). Skipped frames are decoded but not converted to RGB.
+    /// Frames decoded (sampled or not). Frames the policy skips are decoded but not converted to
+    /// RGB, unless they are also in `frames_skipped`.
     pub frames_decoded: u64,
+    /// Frames never decoded: the rest of a group of pictures after its last sample, which no
+    /// later frame refers to (with `seek` on, on streams without B-frames).
+    pub frames_skipped: u64,
     /// Seeks performed to jump over frames the policy skips.
     pub seeks: u32,
     pub reconnects: u32,
@@ -162,6 +168,7 @@ impl JobReport {
             error,
             frames_sampled: 0,
             frames_decoded: 0,
+            frames_skipped: 0,
             seeks: 0,
             reconnects: 0,
             stopped: false,

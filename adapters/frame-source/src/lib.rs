@@ -20,13 +20,14 @@
 //! ```
 //!
 //! Modules, each depending only on those listed before it: `error`; `source` (parsing, resolving)
-//! and `sampling` (the policy); `job` (plain types: options, limits, frames, report, channel
+//! and `sampling` (the policy); `gop` (which packets need decoding); `job` (plain types: options, limits, frames, report, channel
 //! message); `verdict` (pure: reconnect, or finish with which health); `probe` (the precise cause
 //! of a failed open: HLS segments, redirect loops, data without video); `decode` (the FFmpeg
 //! thread); `stream` ([`FrameStream`], [`collect`]).
 
 mod decode;
 mod error;
+mod gop;
 mod job;
 mod probe;
 mod sampling;

@@ -103,9 +103,104 @@ fn hls_one_frame_per_second_is_taken_at_whole_seconds() {
     for (i, t) in times.iter().enumerate() {
         assert!((t - i as f64).abs() < 1e-3, "{times:?}");
     }
-    // Every frame was decoded, but only the taken ones were converted.
-    assert_eq!(report.frames_decoded, 250);
+    // The video has a keyframe every second, exactly where the samples are: only the keyframes
+    // were decoded, the rest of each group of pictures was dropped undecoded.
+    assert_eq!(report.frames_decoded, 10, "{report:?}");
+    assert_eq!(report.frames_skipped, 240, "{report:?}");
     assert_eq!(report.frames_sampled, 10);
+    assert_eq!(report.gap_seconds, 0.0, "{report:?}");
+}
+
+/// Re-encodes the shared video as HLS in a temporary folder with the given x264 settings.
+fn reencoded_hls(name: &str, x264: &[&str]) -> LoopbackServer {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("gop-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = shared().join("video/people_10s_640x480.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(&input)
+        .args([
+            "-an",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-sc_threshold",
+            "0",
+        ])
+        .args(x264)
+        .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod"])
+        .arg(dir.join("stream.m3u8"))
+        .status()
+        .expect("ffmpeg (scripts/setup.sh installs it)");
+    assert!(status.success(), "ffmpeg failed for {name}");
+    LoopbackServer::serve_dir(&dir, Fault::None).expect("loopback server")
+}
+
+/// Samples one stream with and without leaving unneeded frames undecoded.
+fn sampled_both_ways(
+    server: &LoopbackServer,
+    playlist: &str,
+    sampling: SamplingPolicy,
+) -> [(Vec<frame_source::SampledFrame>, frame_source::JobReport); 2] {
+    [true, false].map(|skip| {
+        let spec = SourceSpec::parse(&server.url(playlist)).unwrap();
+        let (frames, report) = collect(
+            spec,
+            JobOptions {
+                seek: skip,
+                ..options(sampling)
+            },
+        )
+        .unwrap();
+        assert_eq!(report.health, StreamHealth::Ok, "{report:?}");
+        (frames, report)
+    })
+}
+
+fn assert_same_frames(a: &[frame_source::SampledFrame], b: &[frame_source::SampledFrame]) {
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        assert!((a.t - b.t).abs() < 1e-6, "{} vs {}", a.t, b.t);
+        assert!(a.image == b.image, "pixels differ at t={}", a.t);
+    }
+}
+
+#[test]
+fn frames_left_undecoded_never_change_the_samples() {
+    // Keyframes every 1.6 s, samples every 1 s and every 0.3 s: the samples fall anywhere
+    // in a group of pictures, so each is decoded from its keyframe on.
+    let server = reencoded_hls("no-bframes", &["-bf", "0", "-g", "40", "-keyint_min", "40"]);
+    for (every_ms, max_decoded) in [(1000, 180), (300, 250)] {
+        let sampling = SamplingPolicy::Every(Duration::from_millis(every_ms));
+        let [(skipping, skip_report), (full, full_report)] =
+            sampled_both_ways(&server, "stream.m3u8", sampling);
+        assert_same_frames(&skipping, &full);
+        assert_eq!(full_report.frames_decoded, 250);
+        assert_eq!(full_report.frames_skipped, 0);
+        assert_eq!(
+            skip_report.frames_decoded + skip_report.frames_skipped,
+            250,
+            "{skip_report:?}"
+        );
+        assert!(
+            skip_report.frames_decoded < max_decoded,
+            "every {every_ms} ms: {skip_report:?}"
+        );
+        assert_eq!(skip_report.gap_seconds, 0.0, "{skip_report:?}");
+    }
+}
+
+#[test]
+fn streams_with_b_frames_are_decoded_in_full() {
+    // B-frames reorder the stream and an open GOP may refer across a keyframe: nothing is
+    // dropped, and the samples are those of a full decode.
+    let server = reencoded_hls("bframes", &["-bf", "3", "-g", "12"]);
+    let sampling = SamplingPolicy::Every(Duration::from_secs(1));
+    let [(skipping, skip_report), (full, _)] = sampled_both_ways(&server, "stream.m3u8", sampling);
+    assert_same_frames(&skipping, &full);
+    assert!(skip_report.frames_skipped <= 12, "{skip_report:?}");
 }
 
 #[test]
@@ -554,7 +649,13 @@ fn complete_ts_file_over_http_is_read_once_at_its_real_times() {
     assert_eq!(report.error, None, "{report:?}");
     assert!(!report.live, "{report:?}");
     assert_eq!(report.reconnects, 0, "{report:?}");
-    assert_eq!(report.frames_decoded, 100, "{report:?}");
+    // All 100 frames were read; only the 4 keyframes at the sampled seconds were decoded.
+    assert_eq!(
+        report.frames_decoded + report.frames_skipped,
+        100,
+        "{report:?}"
+    );
+    assert_eq!(report.frames_decoded, 4, "{report:?}");
     let times: Vec<f64> = frames.iter().map(|f| f.t).collect();
     assert_eq!(times.len(), 4, "{times:?}");
     for (i, t) in times.iter().enumerate() {
@@ -586,6 +687,38 @@ fn live_ts_over_http_without_a_length_stays_live() {
     assert_eq!(server.requests(), ["/live.ts", "/live.ts"]);
     assert!(frames.len() >= 7, "{} frames: {report:?}", frames.len());
     assert!(frames.windows(2).all(|pair| pair[1].t > pair[0].t));
+}
+
+#[test]
+fn a_sample_is_handed_out_on_time_while_later_frames_are_left_undecoded() {
+    // A live MPEG-TS stream at about real time, sampled every 3 s: between samples every
+    // packet is held back, so no frame is decoded that could flush the waiting batch.
+    let ts = ts_file(3);
+    let bytes_per_sec = ts.len() / 6;
+    let files = HashMap::from([("/live.ts".to_string(), ts)]);
+    let server = LoopbackServer::start(None, files, Fault::Chunked { bytes_per_sec }).unwrap();
+    let spec = SourceSpec::parse(&server.url("live.ts")).unwrap();
+    let mut stream = FrameStream::open(
+        spec,
+        JobOptions {
+            batch_latency: Duration::from_millis(300),
+            ..options(SamplingPolicy::Every(Duration::from_secs(3)))
+        },
+    )
+    .unwrap();
+    let first = stream.next_batch().expect("a first batch");
+    let times: Vec<f64> = first.iter().map(|f| f.t).collect();
+    assert!(
+        times.len() == 1 && times[0].abs() < 1e-3,
+        "the first sample waited for the next one: {times:?}"
+    );
+    let rest: Vec<f64> = stream.by_ref().flatten().map(|f| f.t).collect();
+    let report = stream.finish();
+    assert!(
+        rest.first().is_some_and(|t| (t - 3.0).abs() < 1e-3),
+        "{rest:?}"
+    );
+    assert!(report.frames_skipped > 0, "{report:?}");
 }
 
 /// Receives batches until `want` frames have arrived.
