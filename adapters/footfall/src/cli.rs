@@ -464,6 +464,10 @@ pub struct RunScheduleArgs {
     /// Jobs running at once.
     #[arg(long, default_value_t = 4)]
     pub concurrency: usize,
+    /// Run each job's frames through the detector alone, instead of joining the frames of jobs
+    /// that wait for it into one forward pass (for comparison; joining adds no latency).
+    #[arg(long)]
+    pub no_cross_stream_batching: bool,
     /// Delete annotated pictures older than this many days (0 keeps them).
     #[arg(long, default_value_t = 30)]
     pub retention_days: u32,

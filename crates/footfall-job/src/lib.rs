@@ -5,12 +5,14 @@
 //! The local runner and the ECS task are wiring around [`pipeline::run_job`]: which
 //! [`footfall_domain::sinks`] and which [`pipeline::JobPolicy`].
 
+pub mod batching;
 pub mod count;
 pub mod counter;
 #[cfg(feature = "detector")]
 pub mod detector;
 pub mod pipeline;
 
+pub use batching::BatchingCounter;
 pub use count::{
     BusiestFrame, CountError, CountReport, Sample, count_stream, count_stream_tracked,
     count_stream_until, count_url,
