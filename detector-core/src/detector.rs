@@ -227,13 +227,7 @@ impl Detector {
                 let x = Tensor::<4>::from_data(data, &self.backend.device);
                 self.model.forward(x).try_into_data()
             };
-            match (&self.pool, self.backend.is_wgpu) {
-                (_, true) => run(),
-                // Inside `install` the kernels' parallel loops, `current_num_threads` (their
-                // tiling) and `kernels::join` all use this pool instead of the global one.
-                (Some(pool), false) => pool.install(run),
-                (None, false) => crate::kernels::on_cpu_pool(run),
-            }
+            self.on_pool(run)
         }));
         let data = match result {
             Ok(Ok(data)) => data,
@@ -251,6 +245,17 @@ impl Detector {
             )));
         }
         Ok(values)
+    }
+
+    /// Runs `work` where the CPU kernels run: inside the detector's own pool (there the
+    /// kernels' parallel loops, `current_num_threads` (their tiling) and `kernels::join` use it
+    /// instead of the global one), or on a worker of the global pool. On wgpu, here.
+    fn on_pool<R: Send>(&self, work: impl FnOnce() -> R + Send) -> R {
+        match (&self.pool, self.backend.is_wgpu) {
+            (_, true) => work(),
+            (Some(pool), false) => pool.install(work),
+            (None, false) => crate::kernels::on_cpu_pool(work),
+        }
     }
 
     /// Detections per frame (frame pixels, sorted by score) with the configured thresholds.
@@ -304,7 +309,8 @@ impl Detector {
         let row = anchor_count(self.input_size) * (5 + NUM_CLASSES);
         let mut all = Vec::with_capacity(frames.len());
         for chunk in frames.chunks(self.max_batch) {
-            let batch = letterbox_batch(chunk, self.input_size);
+            // The letterbox splits each frame over the pool's threads.
+            let batch = self.on_pool(|| letterbox_batch(chunk, self.input_size));
             let raw = self.forward(batch.data, chunk.len())?;
             for (letterbox, raw) in batch.letterboxes.iter().zip(raw.chunks_exact(row)) {
                 all.push(postprocess(

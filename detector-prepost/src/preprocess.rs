@@ -5,7 +5,10 @@
 //! the resize is a port of OpenCV's fixed-point arithmetic: 11-bit weights, a horizontal pass
 //! in i32 and the vertical formula of its SIMD path (`VResizeLinearVec_32s8u`).
 
+use std::ops::Range;
+
 use image::RgbImage;
+use rayon::prelude::*;
 
 use crate::error::BufferTooSmall;
 
@@ -103,17 +106,25 @@ fn horizontal_row(row: &[u8], taps: &AxisTaps, out: &mut [i32]) {
     }
 }
 
+/// The taps of both axes of a resize to `dst_w x dst_h`.
+fn resize_taps(frame: &RgbImage, dst_w: usize, dst_h: usize) -> (AxisTaps, AxisTaps) {
+    let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
+    (
+        axis_taps(dst_w, src_w, true),
+        axis_taps(dst_h, src_h, false),
+    )
+}
+
 /// Resizes an interleaved RGB (or BGR) 8-bit image exactly as OpenCV's `INTER_LINEAR`,
-/// calling `emit(x, y, [c0, c1, c2])` for every output pixel.
+/// calling `emit(x, y, [c0, c1, c2])` for every output pixel of the output rows `rows`.
 fn resize_linear(
     frame: &RgbImage,
-    dst_w: usize,
-    dst_h: usize,
+    (xs, ys): (&AxisTaps, &AxisTaps),
+    rows: Range<usize>,
     mut emit: impl FnMut(usize, usize, [u8; 3]),
 ) {
-    let (src_w, src_h) = (frame.width() as usize, frame.height() as usize);
-    let xs = axis_taps(dst_w, src_w, true);
-    let ys = axis_taps(dst_h, src_h, false);
+    let src_w = frame.width() as usize;
+    let dst_w = xs.first.len();
     let raw = frame.as_raw();
     let row_len = src_w * 3;
     // Two cached horizontal rows; consecutive output rows mostly reuse them.
@@ -121,7 +132,7 @@ fn resize_linear(
         (usize::MAX, vec![0; dst_w * 3]),
         (usize::MAX, vec![0; dst_w * 3]),
     ];
-    for y in 0..dst_h {
+    for y in rows {
         let (r0, r1) = (ys.first[y], ys.second[y]);
         let mut ensure = |wanted: usize, keep: usize| -> usize {
             if let Some(slot) = cache.iter().position(|(row, _)| *row == wanted) {
@@ -129,7 +140,7 @@ fn resize_linear(
             }
             let slot = usize::from(cache[0].0 == keep);
             let src_row = &raw[wanted * row_len..(wanted + 1) * row_len];
-            horizontal_row(src_row, &xs, &mut cache[slot].1);
+            horizontal_row(src_row, xs, &mut cache[slot].1);
             cache[slot].0 = wanted;
             slot
         };
@@ -154,7 +165,8 @@ pub fn resize_exact(frame: &RgbImage, dst_w: u32, dst_h: u32) -> RgbImage {
     if dst_w == 0 || dst_h == 0 || frame.width() == 0 || frame.height() == 0 {
         return out;
     }
-    resize_linear(frame, dst_w as usize, dst_h as usize, |x, y, px| {
+    let (xs, ys) = resize_taps(frame, dst_w as usize, dst_h as usize);
+    resize_linear(frame, (&xs, &ys), 0..dst_h as usize, |x, y, px| {
         out.put_pixel(x as u32, y as u32, image::Rgb(px));
     });
     out
@@ -184,26 +196,54 @@ pub fn letterbox_into(
 }
 
 /// [`letterbox_into`] for a buffer of exactly `3 * S * S` floats.
+///
+/// The rows are split into bands resized side by side on rayon's pool (a frame is the only
+/// serial step before the network otherwise), and each band writes its padding itself, so no
+/// value is written twice.
 fn letterbox_planes(frame: &RgbImage, input_size: usize, planes: &mut [f32]) -> Letterbox {
     let geometry = Letterbox::new(frame.width(), frame.height(), input_size);
-    let plane = input_size * input_size;
-    planes.fill(PAD_VALUE as f32);
-    if frame.width() == 0 || frame.height() == 0 {
+    let pad = f32::from(PAD_VALUE);
+    if frame.width() == 0 || frame.height() == 0 || input_size == 0 {
+        planes.fill(pad);
         return geometry;
     }
+    let (resized_w, resized_h) = (geometry.resized_width, geometry.resized_height);
+    let taps = resize_taps(frame, resized_w, resized_h);
+    let plane = input_size * input_size;
     let (b, rest) = planes.split_at_mut(plane);
     let (g, r) = rest.split_at_mut(plane);
-    resize_linear(
-        frame,
-        geometry.resized_width,
-        geometry.resized_height,
-        |x, y, [red, green, blue]| {
-            let i = y * input_size + x;
-            b[i] = blue as f32;
-            g[i] = green as f32;
-            r[i] = red as f32;
-        },
-    );
+    let band_rows = input_size.div_ceil(rayon::current_num_threads().clamp(1, 8));
+    let band_len = band_rows * input_size;
+    b.par_chunks_mut(band_len)
+        .zip(g.par_chunks_mut(band_len))
+        .zip(r.par_chunks_mut(band_len))
+        .enumerate()
+        .for_each(|(band, ((b, g), r))| {
+            let first = band * band_rows;
+            let rows = first..(first + b.len() / input_size);
+            let resized = rows.start.min(resized_h)..rows.end.min(resized_h);
+            resize_linear(
+                frame,
+                (&taps.0, &taps.1),
+                resized.clone(),
+                |x, y, [red, green, blue]| {
+                    let i = (y - first) * input_size + x;
+                    b[i] = f32::from(blue);
+                    g[i] = f32::from(green);
+                    r[i] = f32::from(red);
+                },
+            );
+            for plane in [b, g, r] {
+                for (y, row) in plane.chunks_exact_mut(input_size).enumerate() {
+                    let from = if resized.contains(&(first + y)) {
+                        resized_w
+                    } else {
+                        0
+                    };
+                    row[from..].fill(pad);
+                }
+            }
+        });
     geometry
 }
 
@@ -221,6 +261,8 @@ pub struct Batch {
 /// Letterboxes frames of any sizes into one batch.
 pub fn letterbox_batch(frames: &[RgbImage], input_size: usize) -> Batch {
     let per_frame = 3 * input_size * input_size;
+    // Every value is written by `letterbox_planes` (image or padding), so the zeros only stand
+    // for uninitialised memory; calloc'd pages cost nothing until written.
     let mut data = vec![0.0f32; per_frame * frames.len()];
     let letterboxes = frames
         .iter()

@@ -205,6 +205,13 @@ pub trait ResampleBackend: Backend {
     fn upsample_nearest(x: FloatTensor<Self>, factor: usize) -> FloatTensor<Self>;
     /// YOLOX's Focus space-to-depth (see [`super::resample::space_to_depth`]); `H`, `W` even.
     fn space_to_depth(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// One head level's `[B, 4, H, W]`, `[B, 1, H, W]`, `[B, C, H, W]` predictions as rows
+    /// `[B, H * W, 5 + C]` (see [`super::resample::cells_as_rows`]).
+    fn head_rows(
+        boxes: FloatTensor<Self>,
+        objectness: FloatTensor<Self>,
+        classes: FloatTensor<Self>,
+    ) -> FloatTensor<Self>;
 }
 
 impl ResampleBackend for Flex {
@@ -235,6 +242,18 @@ impl ResampleBackend for Flex {
         })
     }
 
+    fn head_rows(boxes: FlexTensor, objectness: FlexTensor, classes: FlexTensor) -> FlexTensor {
+        head_rows_kernel([&boxes, &objectness, &classes]).unwrap_or_else(|| {
+            let [b, _, h, w] = boxes.layout().shape().dims::<4>();
+            let out =
+                <Flex as FloatTensorOps<Flex>>::float_cat(vec![boxes, objectness, classes], 1);
+            let c = out.layout().shape().dims::<4>()[1];
+            out.reshape(Shape::new([b, c, h * w]))
+                .permute(&[0, 2, 1])
+                .to_contiguous()
+        })
+    }
+
     fn space_to_depth(x: FlexTensor) -> FlexTensor {
         space_to_depth_kernel(&x).unwrap_or_else(|| {
             // Other dtypes: flex's own reshape and permute, as the generic model code does.
@@ -245,6 +264,29 @@ impl ResampleBackend for Flex {
                 .reshape(Shape::new([b, 4 * c, h / 2, w / 2]))
         })
     }
+}
+
+fn head_rows_kernel(parts: [&FlexTensor; 3]) -> Option<FlexTensor> {
+    let mut views = Vec::with_capacity(3);
+    let mut size = None;
+    for part in parts {
+        let (x, [b, c, h, w]) = f32_nchw(part)?;
+        if *size.get_or_insert([b, h, w]) != [b, h, w] {
+            return None;
+        }
+        views.push((x, c));
+    }
+    let [b, h, w] = size?;
+    let slices = views
+        .iter()
+        .map(|(x, c)| Some((x.as_slice::<f32>()?, *c)))
+        .collect::<Option<Vec<_>>>()?;
+    let width: usize = slices.iter().map(|s| s.1).sum();
+    let out = super::resample::cells_as_rows(&slices, b, h * w)?;
+    Some(FlexTensor::from_data(TensorData::new(
+        out,
+        vec![b, h * w, width],
+    )))
 }
 
 fn space_to_depth_kernel(x: &FlexTensor) -> Option<FlexTensor> {

@@ -166,6 +166,25 @@ pub fn space_to_depth(x: Tensor<4>) -> Tensor<4> {
         .reshape([b, 4 * c, h / 2, w / 2])
 }
 
+/// One head level's box, objectness and class maps `[B, C_i, H, W]` as `[B, H * W, sum C_i]`
+/// (one row per grid cell, YOLOX's output layout): one pass on flex, cat + reshape + transpose
+/// elsewhere.
+pub fn head_rows(boxes: Tensor<4>, objectness: Tensor<4>, classes: Tensor<4>) -> Tensor<3> {
+    let same = boxes.dims()[0] == classes.dims()[0]
+        && boxes.dims()[2..] == classes.dims()[2..]
+        && objectness.dims()[2..] == classes.dims()[2..];
+    if on_flex(&boxes) && same {
+        return Tensor::from_dispatch(<Dispatch as ResampleBackend>::head_rows(
+            boxes.into_dispatch(),
+            objectness.into_dispatch(),
+            classes.into_dispatch(),
+        ));
+    }
+    let out = Tensor::cat(vec![boxes, objectness, classes], 1);
+    let [b, c, h, w] = out.dims();
+    out.reshape([b, c, h * w]).swap_dims(1, 2)
+}
+
 /// `upsample.forward(x)`, through the flex kernel when `upsample` is a nearest 2x upsampling
 /// (the PAFPN's) and `x` lives on flex.
 pub fn upsample_nearest_2x(x: Tensor<4>, upsample: &Interpolate2d) -> Tensor<4> {

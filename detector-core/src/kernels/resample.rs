@@ -90,6 +90,37 @@ pub fn space_to_depth(input: &[f32], dims: [usize; 4]) -> Option<Vec<f32>> {
     Some(out)
 }
 
+/// One head level's predictions as rows: `[B, C_i, H, W]` parts (box, objectness, classes)
+/// to `[B, H * W, sum C_i]`, the layout of YOLOX's output (one row per grid cell). Written in
+/// one pass over blocks of cells, so the reads of each part's channel rows and the writes of a
+/// block of output rows both stay in L1. `None` on a length mismatch.
+pub fn cells_as_rows(parts: &[(&[f32], usize)], batch: usize, cells: usize) -> Option<Vec<f32>> {
+    const BLOCK: usize = 32;
+    let width: usize = parts.iter().map(|p| p.1).sum();
+    let sane = parts.iter().all(|(v, c)| v.len() == batch * c * cells) && width > 0;
+    if !sane {
+        return None;
+    }
+    let mut out = vec![0.0f32; batch * cells * width];
+    out.par_chunks_mut(BLOCK * width)
+        .enumerate()
+        .for_each(|(block, rows)| {
+            let first = block * BLOCK;
+            let mut column = 0;
+            for &(values, channels) in parts {
+                for c in 0..channels {
+                    for (i, row) in rows.chunks_exact_mut(width).enumerate() {
+                        let cell = first + i;
+                        let (image, p) = (cell / cells, cell % cells);
+                        row[column + c] = values[(image * channels + c) * cells + p];
+                    }
+                }
+                column += channels;
+            }
+        });
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +187,37 @@ mod tests {
             ]
         );
         assert!(upsample_nearest(&input, [1, 1, 2, 2], 2).is_none());
+    }
+
+    #[test]
+    fn cells_as_rows_is_cat_reshape_and_transpose() {
+        let (batch, cells) = (2, 37);
+        let sizes = [4usize, 1, 3];
+        let parts: Vec<Vec<f32>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                (0..batch * c * cells)
+                    .map(|i| (k * 1000 + i) as f32)
+                    .collect()
+            })
+            .collect();
+        let views: Vec<(&[f32], usize)> = parts.iter().map(|v| v.as_slice()).zip(sizes).collect();
+        let out = cells_as_rows(&views, batch, cells).unwrap();
+        for b in 0..batch {
+            for p in 0..cells {
+                let mut column = 0;
+                for (k, &c) in sizes.iter().enumerate() {
+                    for ch in 0..c {
+                        assert_eq!(
+                            out[(b * cells + p) * 8 + column + ch],
+                            parts[k][(b * c + ch) * cells + p]
+                        );
+                    }
+                    column += c;
+                }
+            }
+        }
+        assert!(cells_as_rows(&[(&[1.0], 2)], 1, 1).is_none());
     }
 }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use super::ConvVisitor;
 use super::base_conv::{BaseConv, BaseConvConfig};
 use super::dw_conv::MaybeDwConv;
-use crate::kernels::{join, on_cpu_pool_device};
+use crate::kernels::{head_rows, join, on_cpu_pool_device};
 
 /// Configuration of [`YoloxHead`].
 #[derive(Config, Debug)]
@@ -44,7 +44,7 @@ pub struct HeadLevel {
 }
 
 impl HeadLevel {
-    /// `[B, 5 + classes, H * W]`: box, objectness and class outputs of one level's cells.
+    /// `[B, H * W, 5 + classes]`: box, objectness and class outputs, one row per cell.
     fn forward(&self, x: Tensor<4>, on_cpu: bool) -> Tensor<3> {
         let x = self.stem.forward(x);
         // The two branches are independent: side by side on the CPU pool.
@@ -62,9 +62,7 @@ impl HeadLevel {
                 )
             },
         );
-        let out = Tensor::cat(vec![reg, obj, cls], 1);
-        let [b, c, h, w] = out.dims();
-        out.reshape([b, c, h * w])
+        head_rows(reg, obj, cls)
     }
 }
 
@@ -119,7 +117,7 @@ impl YoloxHead {
         } else {
             self.levels.iter().zip(features).map(run).collect()
         };
-        Tensor::cat(outputs, 2).swap_dims(1, 2)
+        Tensor::cat(outputs, 1)
     }
 
     /// Export order per level: stem, class branch, class prediction, regression branch,
