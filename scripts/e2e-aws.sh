@@ -147,6 +147,7 @@ start_lambda() { # name port binary [env...]
   (cd "$root" && exec cargo lambda watch --only-lambda-apis -A 127.0.0.1 -P "$port") >"$work/watch-$name.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 100); do grep -qs "starting Runtime server" "$work/watch-$name.log" && break; sleep 0.2; done
+  date +%s%N >"$work/$name.spawned"
   env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
     AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=512 "$@" "$binary" >"$work/$name.log" 2>&1 &
   pids+=($!)
@@ -385,9 +386,13 @@ for path in sorted(glob.glob(f"{work}/task-*.log")):
     print(f"[e2e] cold start {os.path.basename(path)[:-4]}: detector ready {ready[0] if ready else '?'} ms,"
           f" first detection {first[0] if first else '?'} ms after the process started")
 for name in ("controller", "notify"):
-    init = [d.get("fields", d).get("init_ms") for d in
+    init = [d.get("fields", d) for d in
             events(f"{work}/{name}.log", lambda d: "init_ms" in d.get("fields", d))]
-    print(f"[e2e] cold start {name} Lambda: ready {round(init[0], 1) if init else '?'} ms after main")
+    spawned_ms = int(open(f"{work}/{name}.spawned").read()) / 1e6
+    since_spawn = (f"{init[0]['ready_unix_ms'] - spawned_ms:.1f}"
+                   if init and "ready_unix_ms" in init[0] else "?")
+    print(f"[e2e] cold start {name} Lambda: ready {round(init[0]['init_ms'], 1) if init else '?'} ms"
+          f" after main, {since_spawn} ms after the process was spawned")
 COLD
 
 status=0

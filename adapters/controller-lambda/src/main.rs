@@ -34,6 +34,8 @@ async fn main() -> Result<(), Error> {
     // Cold start (issue 14): main to ready for the first event (secrets, clients).
     tracing::info!(
         init_ms = started.elapsed().as_secs_f64() * 1000.0,
+        // Wall clock, so that whoever started the process can add exec and loading.
+        ready_unix_ms = footfall_runtime::unix_ms_now(),
         "controller ready"
     );
     lambda_runtime::run(service_fn(move |ev: LambdaEvent<Value>| async move {
