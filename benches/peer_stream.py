@@ -4,7 +4,9 @@
 OpenCV's FFmpeg reader decodes the stream frame by frame (as our frame source does), one frame
 a second of stream time goes through the reference pipeline of ../shared/tools/yolox_ref.py
 (letterbox, onnxruntime with one intra-op thread, decode + NMS), and the person count per sample
-is printed as JSON at the end. usage: peer_stream.py URL WEIGHTS
+is printed as JSON at the end. Frames between samples are only grabbed (decoded, not converted
+to BGR), as a careful OpenCV user does. usage: peer_stream.py URL WEIGHTS [MAX_SAMPLES]
+(MAX_SAMPLES ends a live stream's job).
 """
 import json
 import os
@@ -19,6 +21,7 @@ import yolox_ref as ref  # noqa: E402
 
 def main():
     url, weights = sys.argv[1], sys.argv[2]
+    max_samples = int(sys.argv[3]) if len(sys.argv) > 3 else None
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -29,14 +32,16 @@ def main():
         print(json.dumps({"error": f"cannot open {url}"}))
         return 1
     samples, next_t = [], 0.0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
+    while max_samples is None or len(samples) < max_samples:
+        if not capture.grab():
             break
         t = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
         if t + 1e-6 < next_t:
             continue
         next_t += 1.0
+        ok, frame = capture.retrieve()
+        if not ok:
+            break
         h, w = frame.shape[:2]
         blob, ratio = ref.preprocess(frame)
         raw = session.run(None, {name: blob[None]})[0][0]
