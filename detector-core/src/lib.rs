@@ -35,6 +35,7 @@ pub mod count;
 pub mod detector;
 pub mod error;
 pub mod kernels;
+pub mod memory;
 pub mod model;
 pub mod weights;
 

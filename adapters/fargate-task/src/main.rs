@@ -23,6 +23,8 @@ use image::RgbImage;
 async fn main() -> ExitCode {
     let started = Instant::now();
     logging::init(LogFormat::Json, LogTarget::CloudWatchStdout, false);
+    // The detector's activations are freed and allocated again every pass: keep them mapped.
+    detector_core::memory::keep_freed_memory();
     let config = match TaskConfig::from_env() {
         Ok(c) => c,
         Err(e) => {

@@ -94,6 +94,8 @@ fn main() -> ExitCode {
         LogFormatArg::Json => LogFormat::Json,
     };
     logging::init(format, LogTarget::Stderr, cli.verbose);
+    // The detector's activations are freed and allocated again every pass: keep them mapped.
+    detector_core::memory::keep_freed_memory();
     let outcome = match cli.command {
         Command::Detect(args) => detect::run(args),
         Command::Count(args) => count::run(args),

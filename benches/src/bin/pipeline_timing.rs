@@ -22,6 +22,13 @@ fn main() {
         .parse()
         .expect("backend");
     let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into());
+    // As the footfall binaries do (`footfall`, the ECS task); `KEEP_FREED_MEMORY=0` leaves
+    // glibc's defaults, to measure what it gives.
+    if std::env::var("KEEP_FREED_MEMORY").is_ok_and(|v| v == "0") {
+        eprintln!("glibc allocator defaults");
+    } else {
+        detector_core::memory::keep_freed_memory();
+    }
     let detector = Detector::from_onnx_file(
         &shared_dir().join("weights/yolox_nano.onnx"),
         RunOptions {
