@@ -55,6 +55,7 @@ ours() { # ours N VARIANT [flags]: prints "wall cpu rss_kb min_frames"
   min_frames=$(grep -o 'frames=[0-9]*' "$work/out-$n-$variant.txt" | cut -d= -f2 | sort -n | head -1)
   jobs=$(grep -c 'frames=' "$work/out-$n-$variant.txt" || true)
   [ "$jobs" = "$n" ] || min_frames=0
+  cp "$work/out-$n-$variant.txt" "${KEEP_OUTPUT:-/dev/null}" 2>/dev/null || true
   batch=$(grep -o 'mean_batch="*[0-9.]*' "$work/err-$n-$variant.log" | tr -d '"' | cut -d= -f2 | tail -1)
   echo "$wall $(echo "$user + $sys" | bc -l) $rss ${min_frames:-0} ${batch:--}"
 }
@@ -92,7 +93,10 @@ import sys
 n, d = int(sys.argv[1]), int(sys.argv[2])
 bw, bc, brss, bframes, bbatch, sw, sc, sframes, pw, pc, prss, pframes = sys.argv[3:]
 def per(cpu): return float(cpu) / n / d
-def mark(wall, frames): return "" if float(wall) <= d + 6 and int(frames) >= d else " LATE"
+def mark(wall, frames):
+    if int(frames) < d:
+        return f" LATE({frames} samples)"
+    return "" if float(wall) <= d + 6 else " LATE"
 print(f"{n:>4} | {float(bw):>6.1f} {per(bc):>10.3f} {int(brss) / 1024:>5.0f} {bbatch:>5}{mark(bw, bframes):<5}   | "
       f"{float(sw):>6.1f} {per(sc):>10.3f}{mark(sw, sframes):<5}           | "
       f"{float(pw):>6.1f} {per(pc):>10.3f} {float(prss) / 1024:>5.0f}{mark(pw, pframes)}")
