@@ -6,8 +6,10 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
-use burn::tensor::{Tensor, TensorData};
-use detector_prepost::postprocess::{Detection, PostprocessConfig, anchor_count, postprocess};
+use burn::tensor::{Int, Tensor, TensorData};
+use detector_prepost::postprocess::{
+    ClassFilter, Detection, PostprocessConfig, anchor_count, postprocess,
+};
 use detector_prepost::preprocess::letterbox_batch;
 use detector_prepost::tiling::Tiling;
 use image::RgbImage;
@@ -207,6 +209,96 @@ impl Detector {
 
     /// [`Self::raw_output`] taking ownership, so a batch built for the network is not copied.
     fn forward(&self, input: Vec<f32>, batch: usize) -> Result<Vec<f32>, DetectorError> {
+        let values = self.run_network(input, batch, |out| {
+            out.try_into_data()
+                .map_err(|e| format!("{e:?}"))?
+                .try_into_vec::<f32>()
+                .map_err(|e| format!("unexpected output data: {e:?}"))
+        })?;
+        let expected = batch * anchor_count(self.input_size) * (5 + NUM_CLASSES);
+        if values.len() != expected {
+            return Err(self.failed(format!(
+                "output has {} values, expected {expected}",
+                values.len()
+            )));
+        }
+        Ok(values)
+    }
+
+    /// [`Self::forward`] on a GPU, reading back only what can become a detection: the score of
+    /// every anchor (objectness x best class, or x person for a person-only filter; 4 bytes an
+    /// anchor instead of 340), then the whole rows of those at or above `min_score` (a few dozen
+    /// in a frame). Returns the output with every other row zero (score 0), so that the usual
+    /// postprocessing gives exactly what it gives on the full output.
+    fn forward_candidates(
+        &self,
+        input: Vec<f32>,
+        batch: usize,
+        min_score: f32,
+        person_only: bool,
+    ) -> Result<Vec<f32>, DetectorError> {
+        let width = 5 + NUM_CLASSES;
+        let anchors = batch * anchor_count(self.input_size);
+        let (keep, rows) = self.run_network(input, batch, |out| {
+            let [b, a, w] = out.dims();
+            if b * a != anchors || w != width {
+                return Err(format!("output is {b} x {a} x {w}"));
+            }
+            let objectness = out.clone().slice_dim(2, 4..5);
+            let class = if person_only {
+                out.clone().slice_dim(2, 5..6)
+            } else {
+                out.clone().slice_dim(2, 5..w).max_dim(2)
+            };
+            let scores = objectness
+                .mul(class)
+                .reshape([b * a])
+                .try_into_data()
+                .map_err(|e| format!("{e:?}"))?
+                .try_into_vec::<f32>()
+                .map_err(|e| format!("unexpected score data: {e:?}"))?;
+            // NaN is kept too: the postprocessing decides about it, as on the full output.
+            let keep: Vec<usize> = (0..scores.len())
+                .filter(|&i| scores[i] >= min_score || scores[i].is_nan())
+                .collect();
+            if keep.is_empty() {
+                return Ok((keep, Vec::new()));
+            }
+            let device = out.device();
+            let indices: Vec<i64> = keep.iter().map(|&i| i as i64).collect();
+            let indices =
+                Tensor::<1, Int>::from_data(TensorData::new(indices, [keep.len()]), &device);
+            let rows = out
+                .reshape([b * a, w])
+                .select(0, indices)
+                .try_into_data()
+                .map_err(|e| format!("{e:?}"))?
+                .try_into_vec::<f32>()
+                .map_err(|e| format!("unexpected row data: {e:?}"))?;
+            Ok((keep, rows))
+        })?;
+        if rows.len() != keep.len() * width {
+            return Err(self.failed(format!(
+                "{} candidate rows came back as {} values",
+                keep.len(),
+                rows.len()
+            )));
+        }
+        let mut values = vec![0.0f32; anchors * width];
+        for (row, &anchor) in rows.chunks_exact(width).zip(&keep) {
+            values[anchor * width..(anchor + 1) * width].copy_from_slice(row);
+        }
+        Ok(values)
+    }
+
+    /// Runs the network on `[batch, 3, S, S]` and hands its output to `read` (the read-back),
+    /// turning a backend failure or panic into [`DetectorError::Execution`].
+    fn run_network<R: Send>(
+        &self,
+        input: Vec<f32>,
+        batch: usize,
+        read: impl FnOnce(Tensor<3>) -> Result<R, String> + Send,
+    ) -> Result<R, DetectorError> {
         let s = self.input_size;
         if batch == 0 || input.len() != batch * 3 * s * s {
             return Err(DetectorError::Config(format!(
@@ -214,37 +306,28 @@ impl Detector {
                 input.len()
             )));
         }
-        let backend = self.backend.description.clone();
-        let failed = |reason: String| DetectorError::Execution {
-            backend: backend.clone(),
-            reason,
-        };
         // Burn reports some backend failures (device lost, out of memory) by panicking; keep
         // them inside this call as errors.
         let result = catch_unwind(AssertUnwindSafe(move || {
             let run = move || {
                 let data = TensorData::new(input, [batch, 3, s, s]);
                 let x = Tensor::<4>::from_data(data, &self.backend.device);
-                self.model.forward(x).try_into_data()
+                read(self.model.forward(x))
             };
             self.on_pool(run)
         }));
-        let data = match result {
-            Ok(Ok(data)) => data,
-            Ok(Err(e)) => return Err(failed(format!("{e:?}"))),
-            Err(panic) => return Err(failed(panic_message(&panic))),
-        };
-        let values = data
-            .try_into_vec::<f32>()
-            .map_err(|e| failed(format!("unexpected output data: {e:?}")))?;
-        let expected = batch * anchor_count(s) * (5 + NUM_CLASSES);
-        if values.len() != expected {
-            return Err(failed(format!(
-                "output has {} values, expected {expected}",
-                values.len()
-            )));
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(reason)) => Err(self.failed(reason)),
+            Err(panic) => Err(self.failed(panic_message(&panic))),
         }
-        Ok(values)
+    }
+
+    fn failed(&self, reason: String) -> DetectorError {
+        DetectorError::Execution {
+            backend: self.backend.description.clone(),
+            reason,
+        }
     }
 
     /// Runs `work` where the CPU kernels run: inside the detector's own pool (there the
@@ -311,7 +394,17 @@ impl Detector {
         for chunk in frames.chunks(self.max_batch) {
             // The letterbox splits each frame over the pool's threads.
             let batch = self.on_pool(|| letterbox_batch(chunk, self.input_size));
-            let raw = self.forward(batch.data, chunk.len())?;
+            // A GPU sends back only the candidates' rows (see `forward_candidates`); a
+            // threshold of 0 keeps every row anyway.
+            let raw = if self.backend.is_wgpu && config.score_threshold > 0.0 {
+                // Below the threshold by a hair, so no rounding can drop a row the
+                // postprocessing would keep; it applies the exact threshold itself.
+                let min_score = config.score_threshold * (1.0 - 1e-4);
+                let person_only = matches!(config.classes, ClassFilter::PersonOnly);
+                self.forward_candidates(batch.data, chunk.len(), min_score, person_only)?
+            } else {
+                self.forward(batch.data, chunk.len())?
+            };
             for (letterbox, raw) in batch.letterboxes.iter().zip(raw.chunks_exact(row)) {
                 all.push(postprocess(
                     raw,

@@ -52,4 +52,47 @@ fn wgpu_matches_the_reference_and_the_cpu_backend() {
             assert!((a.x1 - b.x1).abs() < 0.5 && (a.y2 - b.y2).abs() < 0.5);
         }
     }
+    candidate_read_back_finds_what_the_whole_output_gives(&gpu);
+}
+
+/// On a GPU `detect` reads back only the candidates' rows; what it finds must be exactly what the
+/// postprocessing finds on the whole output of the same GPU, for any threshold and class filter.
+/// (Called from the test above: two tests registering wgpu at once in one process collide.)
+fn candidate_read_back_finds_what_the_whole_output_gives(gpu: &Detector) {
+    use detector_core::{ClassFilter, NUM_CLASSES};
+    use detector_prepost::postprocess::postprocess;
+    use detector_prepost::preprocess::letterbox_batch;
+
+    let shared = common::shared_dir();
+    let frames: Vec<_> = ["bus.jpg", "zidane.jpg", "000000001000.jpg"]
+        .iter()
+        .map(|name| load_image(&shared.join("images").join(name)).unwrap())
+        .collect();
+    let batch = letterbox_batch(&frames, 416);
+    let whole = gpu.raw_output(&batch.data, frames.len()).unwrap();
+    let row = whole.len() / frames.len();
+    for config in [
+        PostprocessConfig::default(),
+        PostprocessConfig {
+            score_threshold: 0.1,
+            classes: ClassFilter::PersonOnly,
+            ..PostprocessConfig::default()
+        },
+        PostprocessConfig {
+            score_threshold: 0.6,
+            ..PostprocessConfig::default()
+        },
+    ] {
+        let found = gpu.detect_with(&frames, &config).unwrap();
+        for (i, (letterbox, raw)) in batch
+            .letterboxes
+            .iter()
+            .zip(whole.chunks_exact(row))
+            .enumerate()
+        {
+            let expected = postprocess(raw, NUM_CLASSES, 416, letterbox, &config);
+            assert!(!expected.is_empty() || config.score_threshold > 0.5);
+            assert_eq!(found[i], expected, "frame {i} with {config:?}");
+        }
+    }
 }

@@ -132,6 +132,26 @@ fn main() {
         |input, b| compute_only(&nano, gpu.device(), input, b, 416),
     );
 
+    // End to end on the detector (letterbox, network, candidate rows read back, decode + NMS),
+    // beside the whole-output read-back above: what `forward_candidates` saves.
+    for &batch in &batches {
+        let frames: Vec<RgbImage> = (0..batch)
+            .map(|i| photos[i % photos.len()].clone())
+            .collect();
+        let runs = if batch <= 8 { 20 } else { 6 };
+        let mut times = Vec::new();
+        for _ in 0..runs + 2 {
+            let t = Instant::now();
+            gpu.detect(&frames).expect("detect");
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let ms = median(times[2..].to_vec());
+        emit(format!(
+            "{{\"model\":\"yolox_nano\",\"backend\":\"{backend}\",\"batch\":{batch},\"detect_ms_per_batch\":{ms:.2},\"detect_frames_per_s\":{:.1}}}",
+            batch as f64 * 1e3 / ms
+        ));
+    }
+
     // YOLOX-S through the model directly (no export of its weights here).
     // The detector's device: a second wgpu runtime cannot be started in one process.
     let device = gpu.device().clone();
