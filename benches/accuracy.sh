@@ -11,17 +11,9 @@
 # over the same photos after loading its session. Both at 2 threads (the machine's cores).
 # Usage: benches/accuracy.sh   (env: SIZES="416 640 832", TILINGS="none 2x2")
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/env.sh
-footfall_need_venv
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
+. "$(dirname "$0")/bench-env.sh"
 sizes="${SIZES:-416 640 832}"
 tilings="${TILINGS:-none 2x2}"
-cargo build --release -q --workspace --all-targets
-footfall="$CARGO_TARGET_DIR/release/footfall"
-weights="$FOOTFALL_SHARED/weights/yolox_nano.onnx"
-work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 
 # The COCO photos with a ground-truth file (bus.jpg and zidane.jpg have none).
 photos=()

@@ -16,21 +16,10 @@
 # `capacity ours=N peer=M` (the largest N measured that was on time).
 # Usage: benches/capacity.sh   (env: NS="1 2 4 8 12 16")
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/env.sh
-footfall_need_venv
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
+. "$(dirname "$0")/bench-env.sh"
 ns="${NS:-1 2 4 8 12 16}"
-cargo build --release -q --workspace --all-targets
-footfall="$CARGO_TARGET_DIR/release/footfall"
-weights="$FOOTFALL_SHARED/weights/yolox_nano.onnx"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$FOOTFALL_SHARED/video/hls" \
   >"$work/http.log" 2>&1 &
 pids+=($!)

@@ -16,22 +16,11 @@
 # within D + 6 s (FFmpeg starts 3 segments behind the live edge, so the first 6 s come at once).
 # Usage: benches/capacity_live.sh   (env: NS="4 8 16", D=20)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-. scripts/env.sh
-footfall_need_venv
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/footfall-target}"
-export FOOTFALL_SHARED="${FOOTFALL_SHARED:-$(cd .. && pwd)/shared}"
+. "$(dirname "$0")/bench-env.sh"
 ns="${NS:-4 8 16}"
 d="${D:-20}"
-cargo build --release -q --workspace --all-targets
-footfall="$CARGO_TARGET_DIR/release/footfall"
-weights="$FOOTFALL_SHARED/weights/yolox_nano.onnx"
-work="$(mktemp -d)"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(free_port)
 # Long enough for every round: each round starts its cameras at the server's current edge.
 LOOPS=$(( 2 + $(wc -w <<<"$ns") * (3 * d + 30) / 10 )) python3 benches/live_hls.py "$port" "$work" \
   >"$work/live.log" 2>&1 &

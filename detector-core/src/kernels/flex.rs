@@ -122,15 +122,7 @@ fn run_cat_kernel(
     if weight.dtype() != DType::F32 || bias.dtype() != DType::F32 {
         return None;
     }
-    let mut views = Vec::with_capacity(parts.len());
-    let mut size = None;
-    for part in parts {
-        let (x, [b, c, h, w]) = f32_nchw(part)?;
-        if *size.get_or_insert([b, h, w]) != [b, h, w] {
-            return None;
-        }
-        views.push((x, c));
-    }
+    let (views, size) = same_size_parts(parts)?;
     let weight_shape = weight.layout().shape();
     if weight_shape.num_dims() != 4 {
         return None;
@@ -142,7 +134,7 @@ fn run_cat_kernel(
         .collect::<Option<Vec<_>>>()?;
     let out = super::conv::conv1x1_cat_bias_act(
         &slices,
-        size?,
+        size,
         weight.as_slice::<f32>()?,
         weight_shape.dims::<4>(),
         bias.as_slice::<f32>()?,
@@ -266,8 +258,15 @@ impl ResampleBackend for Flex {
     }
 }
 
-fn head_rows_kernel(parts: [&FlexTensor; 3]) -> Option<FlexTensor> {
-    let mut views = Vec::with_capacity(3);
+/// Contiguous views of parts, each with its channel count.
+type PartViews<'a> = Vec<(std::borrow::Cow<'a, FlexTensor>, usize)>;
+
+/// Contiguous f32 views of NCHW parts with one batch and size, each with its channel count, and
+/// that `[batch, height, width]`; `None` when they differ or there are none.
+fn same_size_parts<'a>(
+    parts: impl IntoIterator<Item = &'a FlexTensor>,
+) -> Option<(PartViews<'a>, [usize; 3])> {
+    let mut views = Vec::new();
     let mut size = None;
     for part in parts {
         let (x, [b, c, h, w]) = f32_nchw(part)?;
@@ -276,7 +275,11 @@ fn head_rows_kernel(parts: [&FlexTensor; 3]) -> Option<FlexTensor> {
         }
         views.push((x, c));
     }
-    let [b, h, w] = size?;
+    Some((views, size?))
+}
+
+fn head_rows_kernel(parts: [&FlexTensor; 3]) -> Option<FlexTensor> {
+    let (views, [b, h, w]) = same_size_parts(parts)?;
     let slices = views
         .iter()
         .map(|(x, c)| Some((x.as_slice::<f32>()?, *c)))
