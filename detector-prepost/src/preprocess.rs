@@ -116,12 +116,12 @@ fn resize_taps(frame: &RgbImage, dst_w: usize, dst_h: usize) -> (AxisTaps, AxisT
 }
 
 /// Resizes an interleaved RGB (or BGR) 8-bit image exactly as OpenCV's `INTER_LINEAR`,
-/// calling `emit(x, y, [c0, c1, c2])` for every output pixel of the output rows `rows`.
+/// calling `emit(y, row)` with each output row of `rows`, interleaved like the input.
 fn resize_linear(
     frame: &RgbImage,
     (xs, ys): (&AxisTaps, &AxisTaps),
     rows: Range<usize>,
-    mut emit: impl FnMut(usize, usize, [u8; 3]),
+    mut emit: impl FnMut(usize, &[u8]),
 ) {
     let src_w = frame.width() as usize;
     let dst_w = xs.first.len();
@@ -132,6 +132,7 @@ fn resize_linear(
         (usize::MAX, vec![0; dst_w * 3]),
         (usize::MAX, vec![0; dst_w * 3]),
     ];
+    let mut out = vec![0u8; dst_w * 3];
     for y in rows {
         let (r0, r1) = (ys.first[y], ys.second[y]);
         let mut ensure = |wanted: usize, keep: usize| -> usize {
@@ -148,14 +149,13 @@ fn resize_linear(
         let s1 = ensure(r1, r0);
         let (b0, b1) = (ys.w_first[y], ys.w_second[y]);
         let (h0, h1) = (&cache[s0].1, &cache[s1].1);
-        for x in 0..dst_w {
-            let px: [u8; 3] = std::array::from_fn(|c| {
-                let i = x * 3 + c;
-                let v = ((((h0[i] >> 4) * b0) >> 16) + (((h1[i] >> 4) * b1) >> 16) + 2) >> 2;
-                v.clamp(0, 255) as u8
-            });
-            emit(x, y, px);
+        // The vertical pass over the whole row at once, so that it vectorises (it ran per pixel
+        // and channel through a closure: ~9 ns an output pixel with the horizontal pass).
+        for ((v, &a), &b) in out.iter_mut().zip(h0).zip(h1) {
+            let sum = ((((a >> 4) * b0) >> 16) + (((b >> 4) * b1) >> 16) + 2) >> 2;
+            *v = sum.clamp(0, 255) as u8;
         }
+        emit(y, &out);
     }
 }
 
@@ -166,8 +166,10 @@ pub fn resize_exact(frame: &RgbImage, dst_w: u32, dst_h: u32) -> RgbImage {
         return out;
     }
     let (xs, ys) = resize_taps(frame, dst_w as usize, dst_h as usize);
-    resize_linear(frame, (&xs, &ys), 0..dst_h as usize, |x, y, px| {
-        out.put_pixel(x as u32, y as u32, image::Rgb(px));
+    let row_len = dst_w as usize * 3;
+    let pixels: &mut [u8] = &mut out;
+    resize_linear(frame, (&xs, &ys), 0..dst_h as usize, |y, row| {
+        pixels[y * row_len..(y + 1) * row_len].copy_from_slice(row);
     });
     out
 }
@@ -222,17 +224,19 @@ fn letterbox_planes(frame: &RgbImage, input_size: usize, planes: &mut [f32]) -> 
             let first = band * band_rows;
             let rows = first..(first + b.len() / input_size);
             let resized = rows.start.min(resized_h)..rows.end.min(resized_h);
-            resize_linear(
-                frame,
-                (&taps.0, &taps.1),
-                resized.clone(),
-                |x, y, [red, green, blue]| {
-                    let i = (y - first) * input_size + x;
-                    b[i] = f32::from(blue);
-                    g[i] = f32::from(green);
-                    r[i] = f32::from(red);
-                },
-            );
+            resize_linear(frame, (&taps.0, &taps.1), resized.clone(), |y, row| {
+                let start = (y - first) * input_size;
+                let (b, g, r) = (
+                    &mut b[start..start + resized_w],
+                    &mut g[start..start + resized_w],
+                    &mut r[start..start + resized_w],
+                );
+                for (x, px) in row.chunks_exact(3).enumerate() {
+                    b[x] = f32::from(px[2]);
+                    g[x] = f32::from(px[1]);
+                    r[x] = f32::from(px[0]);
+                }
+            });
             for plane in [b, g, r] {
                 for (y, row) in plane.chunks_exact_mut(input_size).enumerate() {
                     let from = if resized.contains(&(first + y)) {
