@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 
 use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu;
@@ -99,12 +100,25 @@ fn cpu() -> SelectedBackend {
 }
 
 fn start_wgpu(describe: &wgpu::AdapterInfo) -> Result<SelectedBackend, DetectorError> {
-    let device = Device::wgpu_options()
-        .init()
-        .map_err(|e| DetectorError::Backend {
-            backend: "wgpu".into(),
-            reason: e.to_string(),
-        })?;
+    // Burn registers one wgpu runtime per process and refuses a second ("Service already
+    // initialized"), also when two detectors start at the same moment: every detector of a
+    // process shares the first device started. A failed start is not kept, so a later one may
+    // try again.
+    static STARTED: Mutex<Option<Device>> = Mutex::new(None);
+    let mut started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+    let device = match started.as_ref() {
+        Some(device) => device.clone(),
+        None => {
+            let device = Device::wgpu_options()
+                .init()
+                .map_err(|e| DetectorError::Backend {
+                    backend: "wgpu".into(),
+                    reason: e.to_string(),
+                })?;
+            *started = Some(device.clone());
+            device
+        }
+    };
     Ok(SelectedBackend {
         device,
         description: format!("wgpu ({}, {:?})", describe.name, describe.backend),
