@@ -642,6 +642,8 @@ fn run_connection(
     }
 
     let mut packet = Packet::empty();
+    // The packets the GOP skipper hands back for decoding, reused packet after packet.
+    let mut release: Vec<Packet> = Vec::new();
     let mut consecutive_corrupt = 0u32;
     loop {
         // A stop is honoured between packets; blocking reads see it through the watchdog.
@@ -680,7 +682,8 @@ fn run_connection(
                 };
                 let skipped_before = state.gop.skipped;
                 let read = std::mem::replace(&mut packet, Packet::empty());
-                let release = state.gop.push(read, facts, state.sampler.next_due());
+                let next_due = state.sampler.next_due();
+                state.gop.push(read, facts, next_due, &mut release);
                 if release.is_empty() {
                     // Held back, but a frame arrived all the same: the stream is not stalled.
                     state.last_frame_at = Some(Instant::now());
@@ -698,7 +701,7 @@ fn run_connection(
                         (previous, skipped) => previous.or(skipped),
                     };
                 }
-                for packet in release {
+                for packet in release.drain(..) {
                     let decode_started = Instant::now();
                     let sent = decoder.send_packet(&packet);
                     state.report.decode_time += decode_started.elapsed();

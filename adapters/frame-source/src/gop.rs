@@ -73,9 +73,16 @@ impl<P> GopSkipper<P> {
         self.latest_t = None;
     }
 
-    /// Takes the next packet of the video stream; returns the packets to decode now, in order
-    /// (empty while it is held). `next_due` is the sampler's next due time (None: decode all).
-    pub(crate) fn push(&mut self, packet: P, facts: PacketFacts, next_due: Option<f64>) -> Vec<P> {
+    /// Takes the next packet of the video stream and appends the packets to decode now, in
+    /// order, to `release` (nothing while it is held; the caller reuses the vector, so a packet
+    /// costs no allocation). `next_due` is the sampler's next due time (None: decode all).
+    pub(crate) fn push(
+        &mut self,
+        packet: P,
+        facts: PacketFacts,
+        next_due: Option<f64>,
+        release: &mut Vec<P>,
+    ) {
         if let Some(t) = facts.t {
             if self.latest_t.is_some_and(|latest| t < latest) {
                 self.reordered = true;
@@ -96,12 +103,11 @@ impl<P> GopSkipper<P> {
         if self.enabled && self.seen_key && !self.reordered && before_due && room {
             self.held.push((packet, facts.t));
             self.held_bytes += facts.bytes;
-            return Vec::new();
+            return;
         }
-        let mut release: Vec<P> = self.held.drain(..).map(|(p, _)| p).collect();
+        release.extend(self.held.drain(..).map(|(p, _)| p));
         self.held_bytes = 0;
         release.push(packet);
-        release
     }
 
     /// The end of the input: what is still held is after the last due sample.
@@ -123,6 +129,18 @@ impl<P> GopSkipper<P> {
 mod tests {
     use super::*;
 
+    /// `push` returning what it released, for short tests.
+    fn push(
+        skipper: &mut GopSkipper<u32>,
+        packet: u32,
+        facts: PacketFacts,
+        due: Option<f64>,
+    ) -> Vec<u32> {
+        let mut release = Vec::new();
+        skipper.push(packet, facts, due, &mut release);
+        release
+    }
+
     fn facts(key: bool, t: f64) -> PacketFacts {
         PacketFacts {
             key,
@@ -139,7 +157,7 @@ mod tests {
         let mut out = Vec::new();
         for n in 0..frames {
             let t = f64::from(n) / 25.0;
-            for frame in skipper.push(n, facts(n % gop == 0, t), Some(due)) {
+            for frame in push(&mut skipper, n, facts(n % gop == 0, t), Some(due)) {
                 out.push(frame);
                 let frame_t = f64::from(frame) / 25.0;
                 while due <= frame_t + 0.0005 {
@@ -185,10 +203,14 @@ mod tests {
     fn nothing_is_held_before_the_first_keyframe_or_without_a_due_time() {
         let mut skipper = GopSkipper::new(true);
         // Joined mid-GOP: no keyframe yet.
-        assert_eq!(skipper.push(1, facts(false, 0.04), Some(5.0)), vec![1]);
-        assert_eq!(skipper.push(2, facts(true, 0.08), None), vec![2]);
         assert_eq!(
-            skipper.push(
+            push(&mut skipper, 1, facts(false, 0.04), Some(5.0)),
+            vec![1]
+        );
+        assert_eq!(push(&mut skipper, 2, facts(true, 0.08), None), vec![2]);
+        assert_eq!(
+            push(
+                &mut skipper,
                 3,
                 PacketFacts {
                     key: false,
@@ -201,44 +223,45 @@ mod tests {
         );
         // Disabled: decode all.
         let mut off = GopSkipper::new(false);
-        assert_eq!(off.push(1, facts(true, 0.0), Some(5.0)), vec![1]);
-        assert_eq!(off.push(2, facts(false, 0.04), Some(5.0)), vec![2]);
+        assert_eq!(push(&mut off, 1, facts(true, 0.0), Some(5.0)), vec![1]);
+        assert_eq!(push(&mut off, 2, facts(false, 0.04), Some(5.0)), vec![2]);
     }
 
     #[test]
     fn reordered_frames_turn_holding_off() {
         let mut skipper = GopSkipper::new(true);
-        assert!(skipper.push(0, facts(true, 0.0), Some(1.0)).is_empty());
+        assert!(push(&mut skipper, 0, facts(true, 0.0), Some(1.0)).is_empty());
         // P at 0.12 then B at 0.04: B-frames, whose open GOPs may refer across a keyframe.
-        assert!(skipper.push(1, facts(false, 0.12), Some(1.0)).is_empty());
+        assert!(push(&mut skipper, 1, facts(false, 0.12), Some(1.0)).is_empty());
         assert_eq!(
-            skipper.push(2, facts(false, 0.04), Some(1.0)),
+            push(&mut skipper, 2, facts(false, 0.04), Some(1.0)),
             vec![0, 1, 2]
         );
-        assert_eq!(skipper.push(3, facts(true, 0.5), Some(1.0)), vec![3]);
+        assert_eq!(push(&mut skipper, 3, facts(true, 0.5), Some(1.0)), vec![3]);
         assert_eq!(skipper.skipped, 0);
     }
 
     #[test]
     fn a_restart_drops_what_is_held_and_waits_for_a_keyframe() {
         let mut skipper = GopSkipper::new(true);
-        assert!(skipper.push(0, facts(true, 0.0), Some(1.0)).is_empty());
-        assert!(skipper.push(1, facts(false, 0.04), Some(1.0)).is_empty());
+        assert!(push(&mut skipper, 0, facts(true, 0.0), Some(1.0)).is_empty());
+        assert!(push(&mut skipper, 1, facts(false, 0.04), Some(1.0)).is_empty());
         skipper.restart();
         assert_eq!(skipper.skipped, 2);
         assert_eq!(skipper.last_skipped_t, Some(0.04));
-        assert_eq!(skipper.push(2, facts(false, 0.08), Some(1.0)), vec![2]);
+        assert_eq!(
+            push(&mut skipper, 2, facts(false, 0.08), Some(1.0)),
+            vec![2]
+        );
     }
 
     #[test]
     fn the_held_packets_are_bounded() {
         let mut skipper = GopSkipper::new(true);
         let mut released = 0;
-        for n in 0..(MAX_HELD_PACKETS + 5) {
+        for n in 0..(MAX_HELD_PACKETS as u32 + 5) {
             let key = n == 0;
-            released += skipper
-                .push(n, facts(key, n as f64 * 0.001), Some(1e9))
-                .len();
+            released += push(&mut skipper, n, facts(key, f64::from(n) * 0.001), Some(1e9)).len();
         }
         assert_eq!(released, MAX_HELD_PACKETS + 1);
     }

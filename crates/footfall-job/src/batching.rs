@@ -30,7 +30,9 @@ enum Answer {
 struct Request {
     id: u64,
     kind: Kind,
+    /// The caller's frames (moved into the pass that takes them) and how many there are.
     frames: Vec<RgbImage>,
+    len: usize,
 }
 
 #[derive(Default)]
@@ -85,6 +87,7 @@ impl<C: PeopleCounter> BatchingCounter<C> {
             id,
             kind,
             frames: frames.to_vec(),
+            len: frames.len(),
         });
         loop {
             if let Some(answer) = queue.answers.remove(&id) {
@@ -99,11 +102,19 @@ impl<C: PeopleCounter> BatchingCounter<C> {
             }
             // The detector is idle: this caller runs the next pass for everyone queued.
             queue.busy = true;
-            let batch = take_batch(&mut queue.waiting, self.max_frames);
+            let mut batch = take_batch(&mut queue.waiting, self.max_frames);
+            // The pass owns the frames; each request keeps its id and frame count.
+            let frames: Vec<RgbImage> = batch
+                .iter_mut()
+                .flat_map(|r| std::mem::take(&mut r.frames))
+                .collect();
+            let parts: Vec<(u64, usize)> = batch.iter().map(|r| (r.id, r.len)).collect();
+            let kind = batch.first().map_or(Kind::Counts, |r| r.kind);
+            drop(batch);
             drop(queue);
             // A panic in the counter must not leave the queue busy for ever.
             let result =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(&batch)))
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run(kind, &frames)))
                     .unwrap_or_else(|_| Err("the people counter panicked".to_string()));
             queue = self
                 .queue
@@ -111,19 +122,17 @@ impl<C: PeopleCounter> BatchingCounter<C> {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             queue.busy = false;
             queue.passes += 1;
-            queue.frames += batch.iter().map(|r| r.frames.len() as u64).sum::<u64>();
-            distribute(&mut queue.answers, &batch, result);
+            queue.frames += frames.len() as u64;
+            distribute(&mut queue.answers, &parts, result);
             self.changed.notify_all();
         }
     }
 
     /// One pass of `inner` over the batch's frames, in request order.
-    fn run(&self, batch: &[Request]) -> Result<Answer, String> {
-        let frames: Vec<RgbImage> = batch.iter().flat_map(|r| r.frames.clone()).collect();
-        let kind = batch.first().map_or(Kind::Counts, |r| r.kind);
+    fn run(&self, kind: Kind, frames: &[RgbImage]) -> Result<Answer, String> {
         let result = match kind {
-            Kind::Counts => self.inner.count(&frames).map(Answer::Counts),
-            Kind::Boxes => self.inner.people_boxes(&frames).map(Answer::Boxes),
+            Kind::Counts => self.inner.count(frames).map(Answer::Counts),
+            Kind::Boxes => self.inner.people_boxes(frames).map(Answer::Boxes),
         };
         let answer = result.map_err(|e| e.to_string())?;
         let len = match &answer {
@@ -147,12 +156,12 @@ fn take_batch(waiting: &mut VecDeque<Request>, max_frames: usize) -> Vec<Request
         return Vec::new();
     };
     let kind = first.kind;
-    let mut frames = first.frames.len();
+    let mut frames = first.len;
     let mut batch = vec![first];
     let mut rest = VecDeque::with_capacity(waiting.len());
     while let Some(request) = waiting.pop_front() {
-        if request.kind == kind && frames + request.frames.len() <= max_frames {
-            frames += request.frames.len();
+        if request.kind == kind && frames + request.len <= max_frames {
+            frames += request.len;
             batch.push(request);
         } else {
             rest.push_back(request);
@@ -162,22 +171,22 @@ fn take_batch(waiting: &mut VecDeque<Request>, max_frames: usize) -> Vec<Request
     batch
 }
 
-/// Splits one pass's answer into each request's part.
+/// Splits one pass's answer into each request's part (`(id, frames)` in pass order).
 fn distribute(
     answers: &mut HashMap<u64, Result<Answer, String>>,
-    batch: &[Request],
+    parts: &[(u64, usize)],
     result: Result<Answer, String>,
 ) {
     let mut offset = 0;
-    for request in batch {
-        let range = offset..offset + request.frames.len();
+    for &(id, len) in parts {
+        let range = offset..offset + len;
         offset = range.end;
         let part = match &result {
             Err(message) => Err(message.clone()),
             Ok(Answer::Counts(counts)) => Ok(Answer::Counts(counts[range].to_vec())),
             Ok(Answer::Boxes(boxes)) => Ok(Answer::Boxes(boxes[range].to_vec())),
         };
-        answers.insert(request.id, part);
+        answers.insert(id, part);
     }
 }
 
