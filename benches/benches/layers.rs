@@ -123,6 +123,10 @@ fn bench_fused(c: &mut Criterion) {
         ("conv1x1_128to64_26", 128, 64, 26, 1, 1, 1),
         ("dw3x3_64_52", 64, 64, 52, 3, 1, 64),
         ("dw3x3_s2_32_104", 32, 32, 104, 3, 2, 32),
+        // The small levels, where rows are one or two vectors wide.
+        ("dw3x3_128_26", 128, 128, 26, 3, 1, 128),
+        ("dw3x3_64_13", 64, 64, 13, 3, 1, 64),
+        ("dw3x3_s2_128_26", 128, 128, 26, 3, 2, 128),
     ];
     let device = Device::flex();
     for (name, cin, cout, hw, k, stride, groups) in cases {

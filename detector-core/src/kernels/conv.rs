@@ -18,6 +18,9 @@ use gemm::{Parallelism, gemm};
 use rayon::prelude::*;
 
 use super::activation::{Activation, bias_activation};
+#[cfg(target_arch = "x86_64")]
+use super::lanes::{Avx2, Avx512};
+use super::lanes::{Lanes, Portable};
 
 /// Hyper-parameters of one convolution (square kernel, symmetric padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,8 +273,8 @@ impl SharedOut {
 thread_local! {
     /// im2col scratch, kept per worker thread so that frames after the first allocate nothing.
     static COLUMNS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-    /// The stride-2 depthwise kernel's even/odd column split of one plane, per worker thread.
-    static SPLIT_ROWS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The 3x3 depthwise kernel's padded copy of one plane, per worker thread.
+    static DEPTHWISE_ROWS: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// Output pixels per GEMM tile: the tile's columns (im2col) or outputs should stay in L2, and
@@ -447,8 +450,8 @@ fn conv_depthwise(
     out.par_chunks_mut(out_pixels)
         .enumerate()
         .for_each(|(plane_index, out_plane)| {
-            // Zeroed here, in cache just before the kernel accumulates into it, rather than in
-            // a separate pass over the whole output.
+            // Zeroed here, in cache just before the kernel writes it, rather than in a separate
+            // pass over the whole output (the 3x3 kernel then overwrites it without reading).
             out_plane.fill(MaybeUninit::new(0.0));
             // SAFETY: every element was just initialised; `MaybeUninit<f32>` has `f32`'s layout.
             let out_plane = unsafe { &mut *(out_plane as *mut [MaybeUninit<f32>] as *mut [f32]) };
@@ -476,6 +479,9 @@ struct DepthwisePlane<'a> {
 
 impl DepthwisePlane<'_> {
     fn run(&self, out: &mut [f32]) {
+        if self.geometry.kernel != 3 {
+            return self.run_any(out);
+        }
         #[cfg(target_arch = "x86_64")]
         {
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -489,139 +495,135 @@ impl DepthwisePlane<'_> {
                 return unsafe { self.run_avx2(out) };
             }
         }
-        self.run_portable(out);
+        // SAFETY: the portable lanes need no CPU feature.
+        unsafe { self.run_3x3::<Portable>(out) }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     fn run_avx512(&self, out: &mut [f32]) {
-        self.run_portable(out);
+        // SAFETY: this function only runs where the CPU has AVX-512F.
+        unsafe { self.run_3x3::<Avx512>(out) }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     fn run_avx2(&self, out: &mut [f32]) {
-        self.run_portable(out);
+        // SAFETY: this function only runs where the CPU has AVX2 and FMA.
+        unsafe { self.run_3x3::<Avx2>(out) }
     }
 
+    /// 3x3, any stride and padding (every depthwise convolution of YOLOX): each output vector
+    /// is its nine products summed in a register, then stored once.
+    ///
+    /// The plane is first copied into rows with the padding written out as zeros, so that no
+    /// tap needs a bounds check: one row per input row and stride phase, `phase[j] =
+    /// input[j * stride + phase - padding]`, which makes the input of tap `kx` at output
+    /// column `ox` the contiguous `phase[kx % stride][ox + kx / stride]` also at stride 2. Rows
+    /// are as long as a whole number of vectors, so the last vector of a row computes a few
+    /// columns past its end, which are dropped. (Before: one pass over the output row per input
+    /// row, a load and a store of every output three times, and the edge columns one by one;
+    /// 13- and 26-wide rows were mostly edges and remainders.)
+    ///
+    /// # Safety
+    /// The CPU has `V`'s features.
     #[inline(always)]
-    fn run_portable(&self, out: &mut [f32]) {
+    unsafe fn run_3x3<V: Lanes>(&self, out: &mut [f32]) {
+        const K: usize = 3;
         let g = self.geometry;
-        if g.kernel == 3 && g.stride <= 2 {
-            self.run_3x3(out);
-        } else {
-            self.run_any(out);
-        }
-    }
-
-    /// 3x3, stride 1 or 2 (every depthwise convolution of YOLOX): each output row is one pass
-    /// per input row, the three taps of that row summed in registers, instead of one pass per
-    /// tap. Stride 2 first splits the input row into its even and odd columns so that every tap
-    /// reads a contiguous slice. Columns where a tap falls into the padding (one at each edge)
-    /// are computed one by one.
-    #[inline(always)]
-    fn run_3x3(&self, out: &mut [f32]) {
-        let g = self.geometry;
-        // Interior output columns: every tap of the row inside the image.
-        let lo = self.columns.iter().map(|c| c.0).max().unwrap_or(0);
-        let hi = self.columns.iter().map(|c| c.1).min().unwrap_or(0);
-        let (lo, hi) = (lo.min(g.out_width), hi.max(lo).min(g.out_width));
-        let n = hi - lo;
-        // Stride 2: every input row as [even columns | odd columns], split once per plane (each
-        // row serves two output rows).
-        let half = g.width.div_ceil(2);
-        // Per-thread scratch, grown only: every element a tap reads is written below.
-        let mut scratch = SPLIT_ROWS.take();
-        let split_len = if g.stride == 2 {
-            g.height * 2 * half
-        } else {
-            0
-        };
-        if scratch.len() < split_len {
-            scratch.resize(split_len, 0.0);
-        }
-        let split = &mut scratch[..split_len];
-        if g.stride == 2 {
-            for (row, parts) in self
-                .input
-                .chunks_exact(g.width)
-                .zip(split.chunks_exact_mut(2 * half))
-            {
-                let (even, odd) = parts.split_at_mut(half);
-                let pairs = row.chunks_exact(2);
-                if let [last] = pairs.remainder() {
-                    even[half - 1] = *last;
-                }
-                for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
-                    *e = pair[0];
-                    *o = pair[1];
-                }
-            }
-        }
-        for (oy, row) in out.chunks_exact_mut(g.out_width).enumerate() {
-            let mut first_row = true;
-            for ky in 0..3 {
-                let iy = (oy * g.stride + ky) as isize - g.padding as isize;
-                if iy < 0 || iy >= g.height as isize {
-                    continue;
-                }
-                let src = &self.input[iy as usize * g.width..][..g.width];
-                let taps = &self.taps[ky * 3..ky * 3 + 3];
-                if n > 0 {
-                    // Input column of tap kx at output column lo + j: base + kx + stride * j.
-                    let base = lo * g.stride - g.padding;
-                    let (s0, s1, s2) = if g.stride == 1 {
-                        (
-                            &src[base..base + n],
-                            &src[base + 1..base + 1 + n],
-                            &src[base + 2..base + 2 + n],
-                        )
+        let (stride, width, out_width) = (g.stride, g.width, g.out_width);
+        let vectors = out_width.div_ceil(V::LANES);
+        let row_len = vectors * V::LANES + (K - 1) / stride;
+        let phases_len = stride * row_len;
+        // Per-thread scratch, grown only; every element read below is written first. The
+        // last `phases_len` floats are the rows of the padding above and below the plane.
+        let mut rows = DEPTHWISE_ROWS.take();
+        let zero_rows = g.height * phases_len;
+        rows.resize(zero_rows + phases_len, 0.0);
+        rows[zero_rows..].fill(0.0);
+        for (src, phases) in self
+            .input
+            .chunks_exact(width)
+            .zip(rows.chunks_exact_mut(phases_len))
+        {
+            for (phase, row) in phases.chunks_exact_mut(row_len).enumerate() {
+                if stride == 1 {
+                    // `row_len >= width + 2 * padding`: the row always fits.
+                    let (before, rest) = row.split_at_mut(g.padding);
+                    before.fill(0.0);
+                    let (inside, after) = rest.split_at_mut(width);
+                    inside.copy_from_slice(src);
+                    after.fill(0.0);
+                } else {
+                    // `row[j] = src[x0 + (j - j0) * stride]` for `j0 <= j < j0 + inside`,
+                    // zero elsewhere; the middle as a strided copy over whole chunks (a
+                    // per-element bounds test here once cost more than the products).
+                    let j0 = g.padding.saturating_sub(phase).div_ceil(stride);
+                    let x0 = j0 * stride + phase - g.padding;
+                    let inside = if x0 < width {
+                        ((width - 1 - x0) / stride + 1).min(row_len - j0.min(row_len))
                     } else {
-                        let parts = &split[iy as usize * 2 * half..][..2 * half];
-                        let (even, odd) = parts.split_at(half);
-                        let tap = |q: usize| -> &[f32] {
-                            let part = if q.is_multiple_of(2) { even } else { odd };
-                            &part[q / 2..q / 2 + n]
-                        };
-                        (tap(base), tap(base + 1), tap(base + 2))
+                        0
                     };
-                    let (w0, w1, w2) = (taps[0], taps[1], taps[2]);
-                    // Zipped iterators, not indices: no bounds checks, so the loop vectorises.
-                    let lanes = row[lo..hi].iter_mut().zip(s0).zip(s1).zip(s2);
-                    if first_row {
-                        for (((d, &a), &b), &c) in lanes {
-                            *d = w0 * a + w1 * b + w2 * c;
-                        }
-                    } else {
-                        for (((d, &a), &b), &c) in lanes {
-                            *d += w0 * a + w1 * b + w2 * c;
-                        }
+                    let (before, rest) = row.split_at_mut(j0.min(row_len));
+                    before.fill(0.0);
+                    let (middle, after) = rest.split_at_mut(inside);
+                    after.fill(0.0);
+                    let chunks = src[x0.min(width)..].chunks_exact(stride);
+                    let last = chunks.remainder().first().copied();
+                    let whole = chunks.len().min(inside);
+                    for (v, chunk) in middle.iter_mut().zip(chunks) {
+                        *v = chunk[0];
+                    }
+                    if let (Some(v), Some(x)) = (middle.get_mut(whole), last) {
+                        *v = x;
                     }
                 }
-                // The edge columns, tap by tap with bounds checks.
-                for ox in (0..lo).chain(hi..g.out_width) {
-                    let mut acc = if first_row { 0.0 } else { row[ox] };
-                    for (kx, &w) in taps.iter().enumerate() {
-                        let ix = (ox * g.stride + kx) as isize - g.padding as isize;
-                        if ix >= 0 && (ix as usize) < g.width {
-                            acc += w * src[ix as usize];
-                        }
-                    }
-                    row[ox] = acc;
-                }
-                first_row = false;
-            }
-            if first_row {
-                // No input row under this output row (padding only).
-                row.fill(0.0);
             }
         }
-        SPLIT_ROWS.set(scratch);
+        // SAFETY (every block below): `V`'s features are the caller's contract; the pointer
+        // arithmetic is bounded as commented.
+        let taps: [[V; K]; K] = std::array::from_fn(|ky| {
+            std::array::from_fn(|kx| unsafe { V::splat(self.taps[ky * K + kx]) })
+        });
+        for (oy, out_row) in out.chunks_exact_mut(out_width).enumerate() {
+            // Where each kernel row's input rows start: an input row's phases, or the zeros.
+            let starts: [usize; K] = std::array::from_fn(|ky| {
+                let iy = (oy * stride + ky).wrapping_sub(g.padding);
+                if iy < g.height {
+                    iy * phases_len
+                } else {
+                    zero_rows
+                }
+            });
+            for v in 0..vectors {
+                let mut acc = unsafe { V::splat(0.0) };
+                for (start, taps) in starts.iter().zip(&taps) {
+                    for (kx, tap) in taps.iter().enumerate() {
+                        // At most `start + phases_len - row_len + (vectors - 1) * LANES +
+                        // (K - 1) / stride + LANES = start + phases_len <= rows.len()`.
+                        let at = start + (kx % stride) * row_len + v * V::LANES + kx / stride;
+                        debug_assert!(at + V::LANES <= rows.len());
+                        acc = unsafe { acc.mul_add(*tap, V::load(rows.as_ptr().add(at))) };
+                    }
+                }
+                let first = v * V::LANES;
+                if first + V::LANES <= out_width {
+                    // In bounds: just checked.
+                    unsafe { acc.store(out_row.as_mut_ptr().add(first)) };
+                } else {
+                    // The last, partial vector: through a buffer, only the row's columns kept.
+                    let mut lanes = [0.0f32; 16];
+                    unsafe { acc.store(lanes.as_mut_ptr()) };
+                    out_row[first..].copy_from_slice(&lanes[..out_width - first]);
+                }
+            }
+        }
+        DEPTHWISE_ROWS.set(rows);
     }
 
     /// Any kernel size and stride: accumulates `tap * input row` over contiguous stretches of
     /// each output row, so the inner loop has no bounds or padding checks and vectorises.
-    #[inline(always)]
     fn run_any(&self, out: &mut [f32]) {
         let g = self.geometry;
         let k = g.kernel;
@@ -790,6 +792,87 @@ mod tests {
                         3,
                         spec(stride, padding, 3, Activation::Silu),
                     );
+                }
+            }
+        }
+    }
+
+    /// The 3x3 depthwise kernel compiled for each instruction set this CPU has, not only the
+    /// one `conv2d_bias_act` picks.
+    #[test]
+    fn depthwise_3x3_matches_the_definition_on_every_instruction_set() {
+        type Variant = fn(&DepthwisePlane, &mut [f32]);
+        #[allow(unused_mut)]
+        let mut variants: Vec<(&str, Variant)> = vec![("portable", |plane, out| {
+            // SAFETY: the portable lanes need no CPU feature.
+            unsafe { plane.run_3x3::<Portable>(out) }
+        })];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                // SAFETY: just detected.
+                variants.push(("avx2", |plane, out| unsafe { plane.run_avx2(out) }));
+            }
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                // SAFETY: just detected.
+                variants.push(("avx512", |plane, out| unsafe { plane.run_avx512(out) }));
+            }
+        }
+        for (height, width) in [
+            (13, 13),
+            (12, 17),
+            (2, 2),
+            (3, 1),
+            (1, 4),
+            (9, 40),
+            (33, 35),
+        ] {
+            for stride in [1, 2] {
+                for padding in [0, 1, 2] {
+                    if height + 2 * padding < 3 || width + 2 * padding < 3 {
+                        continue;
+                    }
+                    let dims = [1, 2, height, width];
+                    let input = pseudo_random(2 * height * width, 4);
+                    let weight = pseudo_random(18, 5);
+                    let spec = spec(stride, padding, 2, Activation::Identity);
+                    let (want, [_, _, out_height, out_width]) =
+                        reference(&input, dims, &weight, [2, 1, 3, 3], &[0.0; 2], spec);
+                    let geometry = Geometry {
+                        batch: 1,
+                        channels: 2,
+                        height,
+                        width,
+                        out_channels: 2,
+                        kernel: 3,
+                        stride,
+                        padding,
+                        out_height,
+                        out_width,
+                    };
+                    let columns: Vec<(usize, usize)> = (0..3)
+                        .map(|kx| valid_outputs(width, stride, padding, kx))
+                        .collect();
+                    for (name, variant) in &variants {
+                        // NaN where nothing was written.
+                        let mut out = vec![f32::NAN; want.len()];
+                        for (c, plane_out) in out.chunks_exact_mut(want.len() / 2).enumerate() {
+                            let plane = DepthwisePlane {
+                                input: &input[c * height * width..][..height * width],
+                                taps: &weight[c * 9..][..9],
+                                columns: &columns,
+                                geometry: &geometry,
+                            };
+                            variant(&plane, plane_out);
+                        }
+                        let worst = max_abs_diff(&out, &want);
+                        assert!(
+                            worst < 1e-5 && out.iter().all(|v| v.is_finite()),
+                            "{name} {height}x{width} stride {stride} padding {padding}: {worst}"
+                        );
+                    }
                 }
             }
         }

@@ -13,6 +13,7 @@
 pub mod activation;
 pub mod conv;
 mod flex;
+mod lanes;
 pub mod resample;
 
 use burn::backend::{Dispatch, DispatchDevice};
