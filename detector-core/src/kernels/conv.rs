@@ -596,13 +596,18 @@ impl DepthwisePlane<'_> {
                     zero_rows
                 }
             });
+            // Where tap (ky, kx) reads for the row's first vector, worked out once per row
+            // (the stride is only known at run time: no division in the loop below).
+            let sources: [[usize; K]; K] = std::array::from_fn(|ky| {
+                std::array::from_fn(|kx| starts[ky] + (kx % stride) * row_len + kx / stride)
+            });
             for v in 0..vectors {
                 let mut acc = unsafe { V::splat(0.0) };
-                for (start, taps) in starts.iter().zip(&taps) {
-                    for (kx, tap) in taps.iter().enumerate() {
+                for (sources, taps) in sources.iter().zip(&taps) {
+                    for (source, tap) in sources.iter().zip(taps) {
                         // At most `start + phases_len - row_len + (vectors - 1) * LANES +
                         // (K - 1) / stride + LANES = start + phases_len <= rows.len()`.
-                        let at = start + (kx % stride) * row_len + v * V::LANES + kx / stride;
+                        let at = source + v * V::LANES;
                         debug_assert!(at + V::LANES <= rows.len());
                         acc = unsafe { acc.mul_add(*tap, V::load(rows.as_ptr().add(at))) };
                     }
