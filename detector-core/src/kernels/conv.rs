@@ -530,6 +530,8 @@ impl DepthwisePlane<'_> {
     #[inline(always)]
     unsafe fn run_3x3<V: Lanes>(&self, out: &mut [f32]) {
         const K: usize = 3;
+        // The partial last vector of a row goes through a 16-float buffer.
+        const { assert!(V::LANES <= 16) };
         let g = self.geometry;
         let (stride, width, out_width) = (g.stride, g.width, g.out_width);
         let vectors = out_width.div_ceil(V::LANES);
@@ -547,36 +549,26 @@ impl DepthwisePlane<'_> {
             .zip(rows.chunks_exact_mut(phases_len))
         {
             for (phase, row) in phases.chunks_exact_mut(row_len).enumerate() {
+                // `row[j] = src[x0 + (j - j0) * stride]` for `j0 <= j < j0 + inside`, zero
+                // elsewhere. The middle is a plain copy at stride 1 and a copy over whole
+                // chunks otherwise (a per-element bounds test here once cost more than the
+                // products).
+                let j0 = g
+                    .padding
+                    .saturating_sub(phase)
+                    .div_ceil(stride)
+                    .min(row_len);
+                let x0 = (j0 * stride + phase).saturating_sub(g.padding).min(width);
+                let inside = (width - x0).div_ceil(stride).min(row_len - j0);
+                let (before, rest) = row.split_at_mut(j0);
+                before.fill(0.0);
+                let (middle, after) = rest.split_at_mut(inside);
+                after.fill(0.0);
                 if stride == 1 {
-                    // `row_len >= width + 2 * padding`: the row always fits.
-                    let (before, rest) = row.split_at_mut(g.padding);
-                    before.fill(0.0);
-                    let (inside, after) = rest.split_at_mut(width);
-                    inside.copy_from_slice(src);
-                    after.fill(0.0);
+                    middle.copy_from_slice(&src[x0..x0 + inside]);
                 } else {
-                    // `row[j] = src[x0 + (j - j0) * stride]` for `j0 <= j < j0 + inside`,
-                    // zero elsewhere; the middle as a strided copy over whole chunks (a
-                    // per-element bounds test here once cost more than the products).
-                    let j0 = g.padding.saturating_sub(phase).div_ceil(stride);
-                    let x0 = j0 * stride + phase - g.padding;
-                    let inside = if x0 < width {
-                        ((width - 1 - x0) / stride + 1).min(row_len - j0.min(row_len))
-                    } else {
-                        0
-                    };
-                    let (before, rest) = row.split_at_mut(j0.min(row_len));
-                    before.fill(0.0);
-                    let (middle, after) = rest.split_at_mut(inside);
-                    after.fill(0.0);
-                    let chunks = src[x0.min(width)..].chunks_exact(stride);
-                    let last = chunks.remainder().first().copied();
-                    let whole = chunks.len().min(inside);
-                    for (v, chunk) in middle.iter_mut().zip(chunks) {
+                    for (v, chunk) in middle.iter_mut().zip(src[x0..].chunks(stride)) {
                         *v = chunk[0];
-                    }
-                    if let (Some(v), Some(x)) = (middle.get_mut(whole), last) {
-                        *v = x;
                     }
                 }
             }
